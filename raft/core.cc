@@ -1,0 +1,464 @@
+// Raft core: construction, the Ready hand-off, elections and message dispatch.
+// Replication lives in core_replication.cc, ReadIndex in core_reads.cc.
+
+#include "raft/core.h"
+
+#include <algorithm>
+#include <cassert>
+#include <stdexcept>
+
+#include "raft/quorum.h"
+
+namespace raft {
+
+Core::Core(CoreConfig config, RestoredState restored)
+    : config_(std::move(config)),
+      random_(config_.random_seed ^ (config_.id * 0x9e3779b97f4a7c15ULL)),
+      term_(restored.hard_state.term()),
+      vote_(restored.hard_state.vote()),
+      log_(0, 0, std::move(restored.entries), restored.hard_state.commit(), restored.applied) {
+  if (config_.id == kNoNode) throw std::invalid_argument("node id must not be 0");
+  if (config_.election_ticks <= config_.heartbeat_ticks || config_.heartbeat_ticks <= 0) {
+    throw std::invalid_argument("need 0 < heartbeat_ticks < election_ticks");
+  }
+  if (config_.max_inflight_appends == 0) throw std::invalid_argument("max_inflight_appends must be > 0");
+  std::sort(config_.voters.begin(), config_.voters.end());
+  config_.voters.erase(std::unique(config_.voters.begin(), config_.voters.end()), config_.voters.end());
+  for (NodeId voter : config_.voters) {
+    if (voter == kNoNode) throw std::invalid_argument("voter id must not be 0");
+    if (voter != config_.id) peers_.push_back(voter);
+  }
+  last_hard_state_ = restored.hard_state;
+  last_hard_state_.set_commit(log_.committed());
+  become_follower(term_, kNoNode);
+  last_soft_state_ = SoftState{role_, leader_, term_};
+}
+
+bool Core::is_voter(NodeId node) const {
+  return std::binary_search(config_.voters.begin(), config_.voters.end(), node);
+}
+
+// ---------------------------------------------------------------- outputs --
+
+pb::Message Core::message_to(NodeId to, Term term) const {
+  pb::Message message;
+  message.set_from(config_.id);
+  message.set_to(to);
+  message.set_term(term);
+  return message;
+}
+
+void Core::send(pb::Message message) {
+  // What a leader sends to replicate depends only on state that was made
+  // durable before it became leader, so it may leave before the leader's own
+  // disk write completes (dissertation §10.2.1). Everything else -- votes,
+  // vote requests, acknowledgements -- promises durable state and must wait.
+  const bool leader_traffic = role_ == Role::kLeader &&
+                              (message.has_append_entries() || message.has_install_snapshot() ||
+                               message.has_timeout_now() || message.has_read_index_response());
+  (leader_traffic ? messages_ : messages_after_persist_).push_back(std::move(message));
+}
+
+void Core::flush_deferred_sends() {
+  if (role_ != Role::kLeader) {
+    broadcast_pending_ = false;
+    read_round_pending_ = false;
+    return;
+  }
+  if (broadcast_pending_) {
+    broadcast_pending_ = false;
+    broadcast_append();
+  }
+  if (read_round_pending_) {
+    // One heartbeat round confirms every read queued since the last one: the
+    // batching of dissertation §6.4 that keeps reads cheap under load.
+    read_round_pending_ = false;
+    ++read_round_;
+    if (peers_.empty()) {
+      release_confirmed_reads();
+    } else {
+      broadcast_heartbeat();
+    }
+  }
+}
+
+bool Core::has_ready() const {
+  if (broadcast_pending_ || read_round_pending_) return true;
+  if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
+  if (log_.stable_index() < log_.last_index() || log_.has_entries_to_apply()) return true;
+  if (SoftState{role_, leader_, term_} != last_soft_state_) return true;
+  return term_ != last_hard_state_.term() || vote_ != last_hard_state_.vote() ||
+         log_.committed() != last_hard_state_.commit();
+}
+
+Ready Core::ready() {
+  assert(!ready_outstanding_ && "ready() called twice without advance()");
+  flush_deferred_sends();
+  Ready ready;
+  const SoftState soft{role_, leader_, term_};
+  if (soft != last_soft_state_) ready.soft_state = soft;
+  if (term_ != last_hard_state_.term() || vote_ != last_hard_state_.vote() ||
+      log_.committed() != last_hard_state_.commit()) {
+    pb::HardState hard;
+    hard.set_term(term_);
+    hard.set_vote(vote_);
+    hard.set_commit(log_.committed());
+    ready.hard_state = hard;
+  }
+  ready.entries = log_.unstable_entries();
+  // A changed commit index alone need not be synced: it can be re-learned.
+  ready.must_sync = !ready.entries.empty() || term_ != last_hard_state_.term() ||
+                    vote_ != last_hard_state_.vote();
+  ready.messages = std::move(messages_);
+  ready.messages_after_persist = std::move(messages_after_persist_);
+  ready.committed_entries = log_.entries_to_apply(config_.max_apply_bytes_per_ready);
+  ready.read_states = std::move(read_states_);
+  messages_.clear();
+  messages_after_persist_.clear();
+  read_states_.clear();
+  ready_outstanding_ = true;
+  return ready;
+}
+
+void Core::advance(const Ready& ready) {
+  assert(ready_outstanding_);
+  ready_outstanding_ = false;
+  if (ready.soft_state) last_soft_state_ = *ready.soft_state;
+  if (ready.hard_state) last_hard_state_ = *ready.hard_state;
+  if (!ready.committed_entries.empty()) log_.mark_applied(ready.committed_entries.back().index());
+  if (!ready.entries.empty()) {
+    log_.mark_stable(ready.entries.back().index());
+    // The leader counts itself towards a majority only now that its own
+    // copy is durable (§10.2.1).
+    if (role_ == Role::kLeader && maybe_commit()) broadcast_append();
+  }
+}
+
+// ------------------------------------------------------------ transitions --
+
+void Core::reset_election_timer() {
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  randomized_election_timeout_ = static_cast<int>(
+      random_.uniform(static_cast<std::uint64_t>(config_.election_ticks),
+                      2 * static_cast<std::uint64_t>(config_.election_ticks)));
+}
+
+void Core::become_follower(Term term, NodeId leader) {
+  if (role_ == Role::kLeader) fail_pending_reads();
+  if (term != term_) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  role_ = Role::kFollower;
+  leader_ = leader;
+  votes_.clear();
+  followers_.clear();
+  transfer_target_ = kNoNode;
+  reset_election_timer();
+}
+
+void Core::become_pre_candidate() {
+  // Pre-vote (dissertation §9.6): ask whether we could win an election at
+  // term + 1 without touching our term or vote, so that a node that was cut
+  // off cannot disrupt a healthy cluster when it returns.
+  role_ = Role::kPreCandidate;
+  leader_ = kNoNode;
+  votes_.clear();
+  votes_[config_.id] = true;
+  reset_election_timer();
+  for (NodeId peer : peers_) {
+    pb::Message message = message_to(peer, term_ + 1);
+    auto* request = message.mutable_request_vote();
+    request->set_last_log_index(log_.last_index());
+    request->set_last_log_term(log_.last_term());
+    request->set_pre_vote(true);
+    send(std::move(message));
+  }
+  if (tally_votes(1, 0, config_.voters.size()) == VoteOutcome::kWon) become_candidate(false);
+}
+
+void Core::become_candidate(bool leadership_transfer) {
+  // §5.2: increment currentTerm, vote for self, reset the election timer,
+  // send RequestVote RPCs to all other servers.
+  ++term_;
+  vote_ = config_.id;
+  role_ = Role::kCandidate;
+  leader_ = kNoNode;
+  votes_.clear();
+  votes_[config_.id] = true;
+  reset_election_timer();
+  for (NodeId peer : peers_) {
+    pb::Message message = message_to(peer, term_);
+    auto* request = message.mutable_request_vote();
+    request->set_last_log_index(log_.last_index());
+    request->set_last_log_term(log_.last_term());
+    request->set_leadership_transfer(leadership_transfer);
+    send(std::move(message));
+  }
+  if (tally_votes(1, 0, config_.voters.size()) == VoteOutcome::kWon) become_leader();
+}
+
+void Core::become_leader() {
+  assert(role_ == Role::kCandidate);
+  role_ = Role::kLeader;
+  leader_ = config_.id;
+  votes_.clear();
+  reset_election_timer();
+  followers_.clear();
+  for (NodeId peer : peers_) {
+    // Figure 2: nextIndex starts just after the leader's last entry,
+    // matchIndex at 0; probing finds where the logs agree.
+    followers_.emplace(peer, FollowerProgress(log_.last_index(), config_.max_inflight_appends));
+  }
+  // A new leader does not know which of its entries are committed until it
+  // commits one of its own term (§5.4.2, §8): append a no-op to do so at once
+  // rather than waiting for the next client command. ReadIndex depends on it.
+  pb::Entry noop;
+  noop.set_term(term_);
+  noop.set_type(pb::ENTRY_NOOP);
+  log_.append(std::move(noop));
+  broadcast_pending_ = true;
+}
+
+void Core::campaign() {
+  if (role_ == Role::kLeader || !is_voter(config_.id)) return;
+  if (config_.pre_vote) {
+    become_pre_candidate();
+  } else {
+    become_candidate(false);
+  }
+}
+
+// ------------------------------------------------------------------ ticks --
+
+void Core::tick() {
+  if (role_ == Role::kLeader) {
+    tick_leader();
+  } else {
+    tick_election();
+  }
+}
+
+void Core::tick_election() {
+  ++election_elapsed_;
+  // §5.2: a follower that hears nothing from a leader or candidate for an
+  // election timeout starts an election.
+  if (election_elapsed_ >= randomized_election_timeout_) campaign();
+}
+
+void Core::tick_leader() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_ticks) {
+    election_elapsed_ = 0;
+    // Check-quorum (dissertation §6.2): a leader that has not heard from a
+    // majority for an election timeout may have been deposed without
+    // knowing; it steps down so its clients look for the real leader.
+    if (config_.check_quorum && !quorum_recently_active()) {
+      become_follower(term_, kNoNode);
+      return;
+    }
+    for (auto& [peer, progress] : followers_) progress.recently_active = false;
+    // §3.10: a transfer that has not finished within an election timeout
+    // is abandoned, and the leader serves again.
+    transfer_target_ = kNoNode;
+  }
+  if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
+    heartbeat_elapsed_ = 0;
+    broadcast_heartbeat();
+  }
+}
+
+bool Core::quorum_recently_active() const {
+  std::size_t active = 1;  // the leader itself
+  for (const auto& [peer, progress] : followers_) {
+    if (progress.recently_active) ++active;
+  }
+  return active >= majority(config_.voters.size());
+}
+
+bool Core::in_leader_lease() const {
+  // §4.2.3: a server that has heard from a current leader within the minimum
+  // election timeout does not grant votes or update its term for a vote
+  // request, so a removed or partitioned server cannot depose a healthy leader.
+  return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_ticks;
+}
+
+// --------------------------------------------------------------- messages --
+
+void Core::step(const pb::Message& message) {
+  if (message.term() > term_) {
+    if (message.has_request_vote()) {
+      const pb::RequestVote& request = message.request_vote();
+      if (!request.leadership_transfer() && in_leader_lease()) return;
+      // A pre-vote request changes nothing here; a real one is the rule for
+      // all servers: a larger term makes us a follower in that term.
+      if (!request.pre_vote()) become_follower(message.term(), kNoNode);
+    } else if (message.has_request_vote_response() && message.request_vote_response().pre_vote() &&
+               message.request_vote_response().vote_granted()) {
+      // A granted pre-vote echoes the term the pre-candidate proposed; no
+      // server holds that term yet, so it is not news of a newer term.
+    } else {
+      // Rules for all servers (Figure 2, §5.1): if a request or response
+      // contains term T > currentTerm, set currentTerm = T and convert to
+      // follower. A message that only a leader sends also names the leader.
+      const bool from_leader = message.has_append_entries() || message.has_install_snapshot() ||
+                               message.has_timeout_now();
+      become_follower(message.term(), from_leader ? message.from() : kNoNode);
+    }
+  } else if (message.term() < term_) {
+    reject_stale(message);
+    return;
+  }
+
+  if (message.has_request_vote()) {
+    handle_request_vote(message);
+    return;
+  }
+  switch (role_) {
+    case Role::kFollower: step_follower(message); break;
+    case Role::kPreCandidate:
+    case Role::kCandidate: step_candidate(message); break;
+    case Role::kLeader: step_leader(message); break;
+  }
+}
+
+void Core::reject_stale(const pb::Message& message) {
+  // §5.1: if a server receives a request with a stale term number, it
+  // rejects the request. The reply carries our term, which makes a deposed
+  // leader or candidate step down. Stale responses are simply dropped.
+  pb::Message reply = message_to(message.from(), term_);
+  if (message.has_append_entries()) {
+    auto* response = reply.mutable_append_entries_response();
+    response->set_success(false);
+    response->set_rejected_index(message.append_entries().prev_log_index());
+  } else if (message.has_request_vote()) {
+    auto* response = reply.mutable_request_vote_response();
+    response->set_vote_granted(false);
+    response->set_pre_vote(message.request_vote().pre_vote());
+  } else if (message.has_install_snapshot()) {
+    reply.mutable_install_snapshot_response()->set_last_included_index(
+        message.install_snapshot().last_included_index());
+  } else if (message.has_read_index_request()) {
+    reply.mutable_read_index_response()->set_request_id(message.read_index_request().request_id());
+  } else {
+    return;
+  }
+  send(std::move(reply));
+}
+
+void Core::handle_request_vote(const pb::Message& message) {
+  const pb::RequestVote& request = message.request_vote();
+  // RequestVote receiver (Figure 2): grant if votedFor is null or the
+  // candidate, and the candidate's log is at least as up to date (§5.4.1).
+  // A pre-vote for a later term is granted on the log alone: granting it
+  // promises nothing.
+  const bool can_vote = vote_ == message.from() || (vote_ == kNoNode && leader_ == kNoNode) ||
+                        (request.pre_vote() && message.term() > term_);
+  const bool grant = can_vote && log_.is_up_to_date(request.last_log_index(), request.last_log_term());
+  pb::Message reply = message_to(message.from(), grant && request.pre_vote() ? message.term() : term_);
+  auto* response = reply.mutable_request_vote_response();
+  response->set_vote_granted(grant);
+  response->set_pre_vote(request.pre_vote());
+  if (grant && !request.pre_vote()) {
+    vote_ = message.from();
+    // §5.2: granting a vote resets the election timer.
+    election_elapsed_ = 0;
+  }
+  send(std::move(reply));
+}
+
+void Core::handle_vote_response(const pb::Message& message) {
+  const pb::RequestVoteResponse& response = message.request_vote_response();
+  // Answers to an earlier round (a pre-vote reaching a candidate) don't count.
+  if (response.pre_vote() != (role_ == Role::kPreCandidate)) return;
+  votes_.emplace(message.from(), response.vote_granted());
+  std::size_t granted = 0;
+  for (const auto& [voter, yes] : votes_) granted += yes ? 1 : 0;
+  switch (tally_votes(granted, votes_.size() - granted, config_.voters.size())) {
+    case VoteOutcome::kWon:
+      if (role_ == Role::kPreCandidate) {
+        become_candidate(false);
+      } else {
+        become_leader();  // §5.2: votes from a majority make a candidate leader
+      }
+      break;
+    case VoteOutcome::kLost: become_follower(term_, kNoNode); break;
+    case VoteOutcome::kPending: break;
+  }
+}
+
+void Core::step_follower(const pb::Message& message) {
+  if (message.has_append_entries()) {
+    election_elapsed_ = 0;
+    leader_ = message.from();
+    handle_append_entries(message);
+  } else if (message.has_timeout_now()) {
+    // §3.10: the leader has caught us up and asks us to start an election
+    // immediately, skipping pre-vote: it has already stepped aside.
+    if (is_voter(config_.id)) become_candidate(true);
+  } else if (message.has_read_index_request()) {
+    // The requester believes we lead; we don't, so it must retry elsewhere.
+    pb::Message reply = message_to(message.from(), term_);
+    reply.mutable_read_index_response()->set_request_id(message.read_index_request().request_id());
+    send(std::move(reply));
+  } else if (message.has_read_index_response()) {
+    const pb::ReadIndexResponse& response = message.read_index_response();
+    read_states_.push_back(ReadState{response.request_id(), response.read_index(), response.success()});
+  }
+}
+
+void Core::step_candidate(const pb::Message& message) {
+  if (message.has_append_entries()) {
+    // Candidates (§5.2): if AppendEntries is received from the new leader of
+    // this term, convert to follower.
+    become_follower(term_, message.from());
+    handle_append_entries(message);
+  } else if (message.has_request_vote_response()) {
+    handle_vote_response(message);
+  } else if (message.has_read_index_request() || message.has_read_index_response()) {
+    step_follower(message);
+  }
+}
+
+void Core::step_leader(const pb::Message& message) {
+  if (message.has_append_entries_response()) {
+    handle_append_entries_response(message);
+  } else if (message.has_read_index_request()) {
+    handle_read_request(message.read_index_request().request_id(), message.from());
+  } else if (message.has_append_entries()) {
+    // Election Safety (§5.2) makes this impossible: one leader per term.
+    assert(false && "two leaders in one term");
+  }
+}
+
+// ------------------------------------------------------ leadership transfer --
+
+Status Core::transfer_leadership(NodeId target) {
+  if (role_ != Role::kLeader) {
+    return Error{ErrorCode::kNotLeader, "only the leader can transfer leadership", leader_};
+  }
+  if (!is_voter(target)) {
+    return Error{ErrorCode::kInvalidArgument, "node " + std::to_string(target) + " is not a voter"};
+  }
+  if (target == config_.id) return {};
+  transfer_target_ = target;
+  // The transfer gets one election timeout to finish (§3.10).
+  election_elapsed_ = 0;
+  const FollowerProgress& progress = followers_.at(target);
+  if (progress.match_index == log_.last_index()) {
+    send_timeout_now(target);
+  } else {
+    send_append(target, true);
+  }
+  return {};
+}
+
+void Core::send_timeout_now(NodeId to) {
+  pb::Message message = message_to(to, term_);
+  message.mutable_timeout_now();
+  send(std::move(message));
+}
+
+}  // namespace raft

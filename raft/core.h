@@ -1,0 +1,169 @@
+#pragma once
+// raft::Core: the Raft algorithm as a deterministic state machine.
+//
+// It has no threads, reads no clock and does no I/O. The driver feeds it
+// inputs (ticks, messages from peers, proposals, read requests) and collects
+// its outputs as a Ready (see ready.h): state and entries to persist, messages
+// to send, committed entries to apply and reads that became safe. Because it
+// is a pure function of its inputs and config.random_seed, the simulation in
+// tests/sim can run the real algorithm under any fault schedule and replay it.
+//
+// Rules from the Raft paper (Ongaro & Ousterhout 2014, "the paper") and
+// Ongaro's dissertation are cited where they are applied.
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/core_config.h"
+#include "raft/follower_progress.h"
+#include "raft/raft_log.h"
+#include "raft/random.h"
+#include "raft/ready.h"
+#include "raft/result.h"
+#include "raft/types.h"
+
+namespace raft {
+
+// Where a proposal landed in the log. It is committed when an entry with
+// this index and term is applied; an entry with another term at the same
+// index means the proposal was lost to a leader change.
+struct ProposalTicket {
+  Index index = 0;
+  Term term = 0;
+};
+
+// What a node restarts from: its persisted state, and how far its state
+// machine had durably applied.
+struct RestoredState {
+  pb::HardState hard_state;
+  std::vector<pb::Entry> entries;
+  Index applied = 0;
+};
+
+class Core {
+ public:
+  explicit Core(CoreConfig config, RestoredState restored = {});
+
+  // ---- inputs ----
+  // One unit of logical time.
+  void tick();
+  // A message from a peer.
+  void step(const pb::Message& message);
+  // Appends a command to the log if this node is the leader.
+  Result<ProposalTicket> propose(std::string command);
+  // Requests a linearizable read (§6.4). Its answer is a ReadState with the
+  // same request_id in a later Ready: on a follower, the request is
+  // forwarded to the leader.
+  void read_index(std::uint64_t request_id);
+  // Hands leadership to `target` (dissertation §3.10).
+  Status transfer_leadership(NodeId target);
+  // Starts an election now, as if the election timeout had elapsed.
+  void campaign();
+
+  // ---- outputs ----
+  bool has_ready() const;
+  // Takes the pending outputs. Every ready() must be followed by advance()
+  // with the same Ready before the core receives any other input.
+  Ready ready();
+  void advance(const Ready& ready);
+
+  // ---- observers ----
+  NodeId id() const { return config_.id; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  NodeId voted_for() const { return vote_; }
+  NodeId leader() const { return leader_; }
+  const RaftLog& log() const { return log_; }
+  const CoreConfig& config() const { return config_; }
+  const std::map<NodeId, FollowerProgress>& followers() const { return followers_; }
+  NodeId transfer_target() const { return transfer_target_; }
+  int randomized_election_timeout() const { return randomized_election_timeout_; }
+  bool is_voter(NodeId node) const;
+
+ private:
+  struct PendingRead {
+    std::uint64_t request_id = 0;
+    NodeId requester = kNoNode;
+    Index index = 0;
+    std::uint64_t round = 0;
+  };
+
+  // ---- role transitions (core.cc) ----
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate(bool leadership_transfer);
+  void become_leader();
+  void reset_election_timer();
+
+  // ---- message handling (core.cc) ----
+  void reject_stale(const pb::Message& message);
+  void step_follower(const pb::Message& message);
+  void step_candidate(const pb::Message& message);
+  void step_leader(const pb::Message& message);
+  void handle_request_vote(const pb::Message& message);
+  void handle_vote_response(const pb::Message& message);
+  void tick_election();
+  void tick_leader();
+  bool in_leader_lease() const;
+  bool quorum_recently_active() const;
+
+  // ---- replication (core_replication.cc) ----
+  void handle_append_entries(const pb::Message& message);
+  void handle_append_entries_response(const pb::Message& message);
+  void send_append(NodeId to, bool send_if_empty);
+  void broadcast_append();
+  void broadcast_heartbeat();
+  void send_timeout_now(NodeId to);
+  bool maybe_commit();
+
+  // ---- linearizable reads (core_reads.cc) ----
+  void handle_read_request(std::uint64_t request_id, NodeId requester);
+  void start_read(PendingRead read);
+  void release_confirmed_reads();
+  void complete_read(const PendingRead& read, bool ok);
+  void fail_pending_reads();
+  bool committed_in_current_term() const;
+
+  // ---- output helpers ----
+  pb::Message message_to(NodeId to, Term term) const;
+  void send(pb::Message message);
+  void flush_deferred_sends();
+
+  CoreConfig config_;
+  DeterministicRandom random_;
+  std::vector<NodeId> peers_;  // voters other than this node
+
+  // Persistent state (Figure 2), written through hard_state in a Ready.
+  Term term_ = 0;
+  NodeId vote_ = kNoNode;
+  RaftLog log_;
+
+  Role role_ = Role::kFollower;
+  NodeId leader_ = kNoNode;
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  std::map<NodeId, bool> votes_;  // candidate and pre-candidate: answers so far
+
+  // Leader state.
+  std::map<NodeId, FollowerProgress> followers_;
+  NodeId transfer_target_ = kNoNode;
+  bool broadcast_pending_ = false;  // new entries to send, batched until ready()
+  std::uint64_t read_round_ = 0;
+  bool read_round_pending_ = false;  // a new ReadIndex round to confirm at ready()
+  std::vector<PendingRead> reads_awaiting_commit_;
+  std::deque<PendingRead> reads_awaiting_quorum_;
+
+  // Outputs accumulated since the last ready().
+  std::vector<pb::Message> messages_;
+  std::vector<pb::Message> messages_after_persist_;
+  std::vector<ReadState> read_states_;
+  pb::HardState last_hard_state_;
+  SoftState last_soft_state_;
+  bool ready_outstanding_ = false;
+};
+
+}  // namespace raft

@@ -1,0 +1,45 @@
+#pragma once
+// Tunables of the Raft core. Time is counted in ticks: the driver decides how
+// long a tick is (raft::ServerOptions::tick_interval).
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "raft/types.h"
+
+namespace raft {
+
+struct CoreConfig {
+  NodeId id = kNoNode;
+  // Every voting member, including this node.
+  std::vector<NodeId> voters;
+
+  // A follower starts an election after a randomized timeout drawn from
+  // [election_ticks, 2 * election_ticks) without hearing from a leader (§5.2).
+  int election_ticks = 10;
+  // A leader sends heartbeats every heartbeat_ticks (< election_ticks).
+  int heartbeat_ticks = 1;
+
+  // Pre-vote (dissertation §9.6): a node first asks whether it could win
+  // before it disrupts the cluster by raising its term.
+  bool pre_vote = true;
+  // Check-quorum (§6.2): a leader steps down when it has not heard from a
+  // majority for an election timeout; and followers that heard from a leader
+  // within the minimum election timeout ignore vote requests (§4.2.3).
+  bool check_quorum = true;
+
+  // Replication pipeline per follower: AppendEntries in flight, entries and
+  // payload bytes per message.
+  std::size_t max_inflight_appends = 64;
+  std::size_t max_entries_per_append = 512;
+  std::size_t max_bytes_per_append = 1 << 20;
+  // Payload bytes of committed entries handed out per Ready.
+  std::size_t max_apply_bytes_per_ready = 16 << 20;
+
+  // Seeds the randomized election timeouts; the core is a pure function of
+  // its inputs and this seed.
+  std::uint64_t random_seed = 0;
+};
+
+}  // namespace raft

@@ -1,0 +1,199 @@
+// Raft core: log replication (§5.3), both the leader's and the follower's
+// side, and commitment (§5.4.2).
+
+#include <algorithm>
+#include <cassert>
+
+#include "raft/core.h"
+#include "raft/quorum.h"
+
+namespace raft {
+
+Result<ProposalTicket> Core::propose(std::string command) {
+  if (role_ != Role::kLeader) {
+    return Error{ErrorCode::kNotLeader, "node " + std::to_string(config_.id) + " is not the leader",
+                 leader_};
+  }
+  if (transfer_target_ != kNoNode) {
+    // §3.10: during a transfer the leader stops accepting new commands, so
+    // that the target can catch up and take over.
+    return Error{ErrorCode::kLeadershipTransfer,
+                 "leadership is moving to node " + std::to_string(transfer_target_), transfer_target_};
+  }
+  pb::Entry entry;
+  entry.set_term(term_);
+  entry.set_type(pb::ENTRY_COMMAND);
+  entry.set_data(std::move(command));
+  const Index index = log_.append(std::move(entry));
+  // Sent at the next ready(), so that every command proposed meanwhile
+  // travels in the same AppendEntries.
+  broadcast_pending_ = true;
+  return ProposalTicket{index, term_};
+}
+
+// ------------------------------------------------------------ leader side --
+
+void Core::send_append(NodeId to, bool send_if_empty) {
+  FollowerProgress& progress = followers_.at(to);
+  if (progress.paused()) return;
+  const Index prev_index = progress.next_index - 1;
+  const std::optional<Term> prev_term = log_.term_at(prev_index);
+  assert(prev_term.has_value());
+  std::vector<pb::Entry> entries =
+      log_.slice(progress.next_index, config_.max_entries_per_append, config_.max_bytes_per_append);
+  if (entries.empty() && !send_if_empty) return;
+
+  pb::Message message = message_to(to, term_);
+  auto* append = message.mutable_append_entries();
+  append->set_prev_log_index(prev_index);
+  append->set_prev_log_term(*prev_term);
+  append->set_leader_commit(log_.committed());
+  append->set_read_round(read_round_);
+  if (progress.mode == ReplicationMode::kReplicate && !entries.empty()) {
+    // Optimistic: assume the follower will accept, and keep streaming.
+    const Index last = entries.back().index();
+    progress.next_index = last + 1;
+    progress.window.add(last);
+  } else if (progress.mode == ReplicationMode::kProbe) {
+    progress.probe_sent = true;
+  }
+  append->mutable_entries()->Reserve(static_cast<int>(entries.size()));
+  for (pb::Entry& entry : entries) *append->add_entries() = std::move(entry);
+  send(std::move(message));
+}
+
+void Core::broadcast_append() {
+  for (NodeId peer : peers_) send_append(peer, true);
+}
+
+void Core::broadcast_heartbeat() {
+  // Heartbeats are empty AppendEntries (§5.2). Each checks consistency at
+  // next_index - 1, so a follower that lost messages in flight rejects it and
+  // the leader falls back to probing; and each carries the current ReadIndex
+  // round, so acknowledgements confirm leadership for pending reads.
+  for (NodeId peer : peers_) {
+    const FollowerProgress& progress = followers_.at(peer);
+    const Index prev_index = progress.next_index - 1;
+    pb::Message message = message_to(peer, term_);
+    auto* append = message.mutable_append_entries();
+    append->set_prev_log_index(prev_index);
+    append->set_prev_log_term(log_.term_at(prev_index).value());
+    append->set_leader_commit(log_.committed());
+    append->set_read_round(read_round_);
+    send(std::move(message));
+  }
+}
+
+void Core::handle_append_entries_response(const pb::Message& message) {
+  auto found = followers_.find(message.from());
+  if (found == followers_.end()) return;
+  FollowerProgress& progress = found->second;
+  const pb::AppendEntriesResponse& response = message.append_entries_response();
+  progress.recently_active = true;
+  if (response.read_round() > progress.acked_read_round) {
+    progress.acked_read_round = response.read_round();
+    release_confirmed_reads();
+  }
+
+  if (!response.success()) {
+    // A rejection is stale when it answers a message sent before the leader
+    // learned more: below what is known to match, or (when probing) for
+    // another position than the one being probed.
+    if (response.rejected_index() <= progress.match_index) return;
+    if (progress.mode == ReplicationMode::kProbe && response.rejected_index() != progress.next_index - 1) {
+      return;
+    }
+    // Fast back-off (§5.3): skip the follower's whole conflicting term in
+    // one step instead of one entry per round trip. If the leader has
+    // entries of that term, the logs can agree up to its last one of them.
+    Index next = response.conflict_index();
+    if (response.conflict_term() != 0) {
+      if (const std::optional<Index> last = log_.last_index_of_term(response.conflict_term())) {
+        next = *last + 1;
+      }
+    }
+    progress.next_index = std::clamp(next, progress.match_index + 1, response.rejected_index());
+    progress.become_probe();
+    send_append(message.from(), true);
+    return;
+  }
+
+  const bool advanced = response.match_index() > progress.match_index;
+  if (advanced) progress.match_index = response.match_index();
+  progress.next_index = std::max(progress.next_index, progress.match_index + 1);
+  progress.window.free_up_to(progress.match_index);
+  if (progress.mode == ReplicationMode::kProbe) {
+    // The follower's log now provably matches ours up to match_index.
+    progress.become_replicate();
+  }
+  if (advanced && maybe_commit()) {
+    broadcast_append();  // tell every follower the new commit index
+  } else {
+    send_append(message.from(), false);
+  }
+  if (transfer_target_ == message.from() && progress.match_index == log_.last_index()) {
+    send_timeout_now(message.from());
+  }
+}
+
+bool Core::maybe_commit() {
+  std::vector<Index> match_indices;
+  match_indices.reserve(config_.voters.size());
+  for (NodeId voter : config_.voters) {
+    match_indices.push_back(voter == config_.id ? log_.stable_index() : followers_.at(voter).match_index);
+  }
+  const Index candidate = majority_match_index(std::move(match_indices));
+  if (candidate <= log_.committed()) return false;
+  // §5.4.2: only entries from the leader's current term are committed by
+  // counting replicas. At least one of these entries must be from the
+  // current term to guarantee that no server without them can be elected;
+  // earlier entries are then committed indirectly by the Log Matching Property.
+  if (log_.term_at(candidate) != term_) return false;
+  const bool first_commit_in_term = !committed_in_current_term();
+  log_.commit_to(candidate);
+  if (first_commit_in_term) {
+    std::vector<PendingRead> waiting = std::move(reads_awaiting_commit_);
+    reads_awaiting_commit_.clear();
+    for (PendingRead& read : waiting) start_read(read);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------- follower side --
+
+void Core::handle_append_entries(const pb::Message& message) {
+  const pb::AppendEntries& append = message.append_entries();
+  pb::Message reply = message_to(message.from(), term_);
+  auto* response = reply.mutable_append_entries_response();
+  response->set_read_round(append.read_round());
+
+  if (!log_.matches(append.prev_log_index(), append.prev_log_term())) {
+    // AppendEntries receiver rule 2 (Figure 2): reply false if the log does
+    // not contain an entry at prevLogIndex whose term matches prevLogTerm.
+    // The hint lets the leader skip a whole term at once (§5.3).
+    response->set_success(false);
+    response->set_rejected_index(append.prev_log_index());
+    if (append.prev_log_index() > log_.last_index()) {
+      response->set_conflict_index(log_.last_index() + 1);
+    } else {
+      response->set_conflict_term(log_.term_at(append.prev_log_index()).value());
+      response->set_conflict_index(log_.first_index_of_term_run(append.prev_log_index()));
+    }
+    send(std::move(reply));
+    return;
+  }
+
+  // Rules 3 and 4: drop conflicting entries and everything after them,
+  // append entries not already in the log.
+  const Index last_new = log_.append_after(append.prev_log_index(), append.entries());
+  // Rule 5: if leaderCommit > commitIndex, set commitIndex =
+  // min(leaderCommit, index of last new entry).
+  if (append.leader_commit() > log_.committed()) {
+    log_.commit_to(std::min(append.leader_commit(), last_new));
+  }
+  response->set_success(true);
+  response->set_match_index(last_new);
+  send(std::move(reply));
+}
+
+}  // namespace raft

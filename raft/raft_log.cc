@@ -1,0 +1,117 @@
+#include "raft/raft_log.h"
+
+#include <cassert>
+#include <stdexcept>
+#include <string>
+
+namespace raft {
+
+RaftLog::RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries,
+                 Index committed, Index applied)
+    : snapshot_index_(snapshot_index), snapshot_term_(snapshot_term), entries_(std::move(entries)) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].index() != snapshot_index_ + 1 + i) {
+      throw std::invalid_argument("restored log is not contiguous at index " +
+                                  std::to_string(entries_[i].index()));
+    }
+  }
+  stable_ = last_index();
+  // The persisted commit index may be ahead of a log that lost an unsynced
+  // tail only if storage broke its contract; never claim more than we hold.
+  committed_ = std::min(committed, last_index());
+  applied_ = std::max(applied, snapshot_index_);
+  committed_ = std::max(committed_, applied_);
+}
+
+Term RaftLog::last_term() const { return entries_.empty() ? snapshot_term_ : entries_.back().term(); }
+
+std::optional<Term> RaftLog::term_at(Index index) const {
+  if (index == snapshot_index_) return snapshot_term_;
+  if (index < snapshot_index_ || index > last_index()) return std::nullopt;
+  return entries_[index - snapshot_index_ - 1].term();
+}
+
+bool RaftLog::matches(Index index, Term term) const { return term_at(index) == term; }
+
+const pb::Entry& RaftLog::at(Index index) const {
+  assert(index > snapshot_index_ && index <= last_index());
+  return entries_[index - snapshot_index_ - 1];
+}
+
+bool RaftLog::is_up_to_date(Index other_last_index, Term other_last_term) const {
+  if (other_last_term != last_term()) return other_last_term > last_term();
+  return other_last_index >= last_index();
+}
+
+Index RaftLog::append(pb::Entry entry) {
+  entry.set_index(last_index() + 1);
+  entries_.push_back(std::move(entry));
+  return last_index();
+}
+
+void RaftLog::truncate_and_append(const pb::Entry& entry) {
+  const Index index = entry.index();
+  assert(index > snapshot_index_ && index <= last_index() + 1);
+  // Figure 2 only ever truncates uncommitted entries; anything else would
+  // mean a second leader disagreed about committed history.
+  assert(index > committed_);
+  entries_.resize(index - snapshot_index_ - 1);
+  entries_.push_back(entry);
+  stable_ = std::min(stable_, index - 1);
+}
+
+Index RaftLog::first_index_of_term_run(Index index) const {
+  const std::optional<Term> term = term_at(index);
+  assert(term.has_value());
+  while (index > first_index() && term_at(index - 1) == term) --index;
+  return index;
+}
+
+std::optional<Index> RaftLog::last_index_of_term(Term term) const {
+  for (Index index = last_index(); index > snapshot_index_; --index) {
+    const Term existing = at(index).term();
+    if (existing == term) return index;
+    if (existing < term) break;  // terms only grow along the log
+  }
+  if (term == snapshot_term_ && snapshot_index_ > 0) return snapshot_index_;
+  return std::nullopt;
+}
+
+std::vector<pb::Entry> RaftLog::slice(Index from, std::size_t max_entries,
+                                      std::size_t max_bytes) const {
+  std::vector<pb::Entry> result;
+  std::size_t bytes = 0;
+  for (Index index = from; index <= last_index() && result.size() < max_entries; ++index) {
+    const pb::Entry& entry = at(index);
+    bytes += entry.data().size();
+    if (!result.empty() && bytes > max_bytes) break;
+    result.push_back(entry);
+  }
+  return result;
+}
+
+void RaftLog::commit_to(Index index) {
+  assert(index <= last_index());
+  if (index > committed_) committed_ = index;
+}
+
+std::vector<pb::Entry> RaftLog::unstable_entries() const {
+  return std::vector<pb::Entry>(entries_.begin() + static_cast<std::ptrdiff_t>(stable_ - snapshot_index_),
+                                entries_.end());
+}
+
+void RaftLog::mark_stable(Index index) {
+  assert(index <= last_index());
+  stable_ = std::max(stable_, index);
+}
+
+std::vector<pb::Entry> RaftLog::entries_to_apply(std::size_t max_bytes) const {
+  return slice(applied_ + 1, committed_ - applied_, max_bytes);
+}
+
+void RaftLog::mark_applied(Index index) {
+  assert(index <= committed_);
+  applied_ = std::max(applied_, index);
+}
+
+}  // namespace raft
