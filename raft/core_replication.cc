@@ -35,31 +35,39 @@ Result<ProposalTicket> Core::propose(std::string command) {
 
 void Core::send_append(NodeId to, bool send_if_empty) {
   FollowerProgress& progress = followers_.at(to);
-  if (progress.paused()) return;
-  const Index prev_index = progress.next_index - 1;
-  const std::optional<Term> prev_term = log_.term_at(prev_index);
-  assert(prev_term.has_value());
-  std::vector<pb::Entry> entries =
-      log_.slice(progress.next_index, config_.max_entries_per_append, config_.max_bytes_per_append);
-  if (entries.empty() && !send_if_empty) return;
-
-  pb::Message message = message_to(to, term_);
-  auto* append = message.mutable_append_entries();
-  append->set_prev_log_index(prev_index);
-  append->set_prev_log_term(*prev_term);
-  append->set_leader_commit(log_.committed());
-  append->set_read_round(read_round_);
-  if (progress.mode == ReplicationMode::kReplicate && !entries.empty()) {
-    // Optimistic: assume the follower will accept, and keep streaming.
-    const Index last = entries.back().index();
-    progress.next_index = last + 1;
-    progress.window.add(last);
-  } else if (progress.mode == ReplicationMode::kProbe) {
-    progress.probe_sent = true;
+  // In replicate mode keep sending until the window is full or the follower
+  // has everything; in probe mode send one message and wait.
+  for (bool sent = false; !progress.paused();) {
+    const Index prev_index = progress.next_index - 1;
+    const std::optional<Term> prev_term = log_.term_at(prev_index);
+    assert(prev_term.has_value());
+    std::vector<pb::Entry> entries =
+        log_.slice(progress.next_index, config_.max_entries_per_append, config_.max_bytes_per_append);
+    if (entries.empty() && (sent || (!send_if_empty && progress.sent_commit >= log_.committed()))) {
+      return;
+    }
+    pb::Message message = message_to(to, term_);
+    auto* append = message.mutable_append_entries();
+    append->set_prev_log_index(prev_index);
+    append->set_prev_log_term(*prev_term);
+    append->set_leader_commit(log_.committed());
+    append->set_read_round(read_round_);
+    progress.sent_commit = log_.committed();
+    const bool streaming = progress.mode == ReplicationMode::kReplicate && !entries.empty();
+    if (streaming) {
+      // Optimistic: assume the follower will accept, and keep going.
+      const Index last = entries.back().index();
+      progress.next_index = last + 1;
+      progress.window.add(last);
+    } else if (progress.mode == ReplicationMode::kProbe) {
+      progress.probe_sent = true;
+    }
+    append->mutable_entries()->Reserve(static_cast<int>(entries.size()));
+    for (pb::Entry& entry : entries) *append->add_entries() = std::move(entry);
+    send(std::move(message));
+    if (!streaming) return;
+    sent = true;
   }
-  append->mutable_entries()->Reserve(static_cast<int>(entries.size()));
-  for (pb::Entry& entry : entries) *append->add_entries() = std::move(entry);
-  send(std::move(message));
 }
 
 void Core::broadcast_append() {
@@ -72,8 +80,9 @@ void Core::broadcast_heartbeat() {
   // the leader falls back to probing; and each carries the current ReadIndex
   // round, so acknowledgements confirm leadership for pending reads.
   for (NodeId peer : peers_) {
-    const FollowerProgress& progress = followers_.at(peer);
+    FollowerProgress& progress = followers_.at(peer);
     const Index prev_index = progress.next_index - 1;
+    progress.sent_commit = log_.committed();
     pb::Message message = message_to(peer, term_);
     auto* append = message.mutable_append_entries();
     append->set_prev_log_index(prev_index);

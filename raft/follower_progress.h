@@ -37,6 +37,10 @@ struct FollowerProgress {
   ReplicationWindow window;
   // The follower answered during the current check-quorum period.
   bool recently_active = false;
+  // Commit index carried by the last message sent, so a follower that
+  // acknowledges entries learns of their commitment without waiting for a
+  // heartbeat.
+  Index sent_commit = 0;
   // Highest ReadIndex round (§6.4) the follower has acknowledged.
   std::uint64_t acked_read_round = 0;
 

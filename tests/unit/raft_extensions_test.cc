@@ -1,0 +1,303 @@
+// Tests of the core's extensions beyond Figure 2, each quoting the passage of
+// Ongaro's dissertation ("Consensus: Bridging Theory and Practice", 2014) it
+// checks: pre-vote, check-quorum, ReadIndex, leadership transfer, and the
+// replication pipeline with batching.
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/core_test_support.h"
+
+namespace raft {
+namespace {
+
+using testing::append_response;
+using testing::CoreNetwork;
+using testing::drain;
+using testing::drain_messages;
+using testing::request_vote;
+
+void enable_pre_vote_and_check_quorum(CoreConfig& config) {
+  config.pre_vote = true;
+  config.check_quorum = true;
+}
+
+// ---------------------------------------------------------------- pre-vote --
+
+// "In the Pre-Vote algorithm, a candidate only increments its term if it
+// first learns from a majority of the cluster that they would be willing to
+// grant the candidate their votes (if the candidate's log is sufficiently
+// up-to-date, and the voters have not received heartbeats from a valid leader
+// for at least a baseline election timeout)." -- dissertation §9.6
+TEST(PreVote, PartitionedNodeDoesNotRaiseItsTermNorDisruptTheLeaderWhenItReturns) {
+  CoreNetwork network(3, enable_pre_vote_and_check_quorum);
+  network.elect(1);
+  ASSERT_EQ(network.node(1).role(), Role::kLeader);
+  const Term term = network.node(1).term();
+
+  network.isolate(3);
+  for (int i = 0; i < 100; ++i) {
+    network.node(3).tick();
+    network.settle();
+  }
+  EXPECT_EQ(network.node(3).term(), term) << "pre-vote failed, so the term stayed put";
+  EXPECT_EQ(network.node(3).role(), Role::kPreCandidate);
+
+  network.heal();
+  network.tick_all(5);
+  EXPECT_EQ(network.node(1).role(), Role::kLeader);
+  EXPECT_EQ(network.node(1).term(), term);
+  EXPECT_EQ(network.node(3).role(), Role::kFollower);
+  EXPECT_EQ(network.node(3).leader(), 1u);
+}
+
+TEST(PreVote, PreCandidateBecomesCandidateAfterAMajorityOfPreVotesAndWins) {
+  CoreNetwork network(3, enable_pre_vote_and_check_quorum);
+  network.elect(2);
+  EXPECT_EQ(network.node(2).role(), Role::kLeader);
+  EXPECT_EQ(network.node(2).term(), 1u) << "pre-vote itself does not spend a term";
+}
+
+TEST(PreVote, GrantingAPreVoteChangesNeitherTermNorVote) {
+  CoreConfig config = testing::test_config(1, {1, 2, 3});
+  config.pre_vote = true;
+  Core core(config);
+  core.step(request_vote(2, 1, 5, 0, 0, /*pre_vote=*/true));
+  const std::vector<pb::Message> replies = drain_messages(core);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0].request_vote_response().vote_granted());
+  EXPECT_EQ(replies[0].term(), 5u) << "a granted pre-vote echoes the proposed term";
+  EXPECT_EQ(core.term(), 0u);
+  EXPECT_EQ(core.voted_for(), kNoNode);
+}
+
+// ------------------------------------------------------------ check-quorum --
+
+// "a leader steps down if an election timeout elapses without a successful
+// round of heartbeats to a majority of its cluster; this allows clients to
+// retry their requests with another server." -- dissertation §6.2
+TEST(CheckQuorum, LeaderCutOffFromAMajorityStepsDownWithinAnElectionTimeout) {
+  CoreNetwork network(5, enable_pre_vote_and_check_quorum);
+  network.elect(1);
+  ASSERT_EQ(network.node(1).role(), Role::kLeader);
+  network.cut(1, 2);
+  network.cut(1, 3);
+  network.cut(1, 4);
+  const int election_ticks = network.node(1).config().election_ticks;
+  for (int i = 0; i < 2 * election_ticks && network.node(1).role() == Role::kLeader; ++i) {
+    network.node(1).tick();
+    network.settle();
+  }
+  EXPECT_EQ(network.node(1).role(), Role::kFollower);
+}
+
+TEST(CheckQuorum, LeaderHearingFromAMajorityStaysLeader) {
+  CoreNetwork network(5, enable_pre_vote_and_check_quorum);
+  network.elect(1);
+  network.isolate(5);
+  network.isolate(4);
+  network.tick_all(50);
+  // Nodes 4 and 5 cannot reach anyone; 1, 2 and 3 still form a majority.
+  EXPECT_EQ(network.node(1).role(), Role::kLeader);
+}
+
+// "if a server receives a RequestVote request within the minimum election
+// timeout of hearing from a current leader, it does not update its term or
+// grant its vote." -- dissertation §4.2.3
+TEST(CheckQuorum, FollowerThatHeardFromLeaderRecentlyIgnoresVoteRequests) {
+  CoreNetwork network(3, enable_pre_vote_and_check_quorum);
+  network.elect(1);
+  const Term term = network.node(2).term();
+  network.node(2).step(request_vote(3, 2, term + 5, 100, term + 4));
+  EXPECT_EQ(network.node(2).term(), term);
+  EXPECT_EQ(network.node(2).voted_for(), 1u);
+  EXPECT_TRUE(drain_messages(network.node(2)).empty());
+}
+
+// --------------------------------------------------------------- ReadIndex --
+
+// "If the leader has not yet marked an entry from its current term
+// committed, it waits until it has done so." -- dissertation §6.4, step 1.
+// "The leader needs to make sure it hasn't been superseded by a newer leader
+// ... it sends a new round of heartbeats and waits for their
+// acknowledgments from a majority of the cluster." -- step 3.
+TEST(ReadIndex, LeaderServesAReadOnlyAfterCommittingInItsTermAndConfirmingLeadership) {
+  CoreConfig config = testing::test_config(1, {1, 2, 3});
+  Core leader(config);
+  leader.campaign();
+  drain_messages(leader);
+  leader.step(testing::vote_response(2, 1, 1, true));
+  drain_messages(leader);  // the no-op is out, not yet acknowledged
+  leader.read_index(7);
+  EXPECT_TRUE(drain(leader).ready.read_states.empty()) << "no entry of term 1 committed yet";
+
+  leader.step(append_response(2, 1, 1, 1));  // commits the no-op and starts the read round
+  Ready ready = drain(leader).ready;
+  EXPECT_TRUE(ready.read_states.empty()) << "leadership not confirmed yet";
+  std::uint64_t round = 0;
+  for (const pb::Message& message : ready.messages) round = std::max(round, message.append_entries().read_round());
+  ASSERT_GT(round, 0u) << "a heartbeat round carries the read";
+
+  leader.step(append_response(3, 1, 1, 1, round));
+  ready = drain(leader).ready;
+  ASSERT_EQ(ready.read_states.size(), 1u);
+  EXPECT_EQ(ready.read_states[0].request_id, 7u);
+  EXPECT_EQ(ready.read_states[0].index, 1u);
+  EXPECT_TRUE(ready.read_states[0].ok);
+}
+
+TEST(ReadIndex, ManyReadsShareOneHeartbeatRound) {
+  CoreNetwork network(3);
+  network.elect(1);
+  const std::size_t before = network.delivered();
+  for (std::uint64_t id = 1; id <= 100; ++id) network.node(1).read_index(id);
+  network.settle();
+  ASSERT_EQ(network.read_states(1).size(), 100u);
+  for (const ReadState& read : network.read_states(1)) EXPECT_TRUE(read.ok);
+  // One heartbeat and one response per follower.
+  EXPECT_EQ(network.delivered() - before, 4u);
+}
+
+TEST(ReadIndex, PartitionedLeaderCannotConfirmAndFailsReadsWhenItStepsDown) {
+  CoreNetwork network(3, enable_pre_vote_and_check_quorum);
+  network.elect(1);
+  network.isolate(1);
+  network.node(1).read_index(9);
+  for (int i = 0; i < 30 && network.node(1).role() == Role::kLeader; ++i) {
+    network.node(1).tick();
+    network.settle();
+  }
+  ASSERT_EQ(network.read_states(1).size(), 1u);
+  EXPECT_FALSE(network.read_states(1)[0].ok);
+}
+
+// "a follower could also serve read-only queries ... the follower would send
+// a request to the leader asking for the current readIndex." -- §6.4
+TEST(ReadIndex, FollowerGetsTheReadIndexFromTheLeader) {
+  CoreNetwork network(3);
+  network.elect(1);
+  ASSERT_TRUE(network.node(1).propose("a").ok());
+  network.settle();
+  network.node(2).read_index(5);
+  network.settle();
+  ASSERT_EQ(network.read_states(2).size(), 1u);
+  EXPECT_TRUE(network.read_states(2)[0].ok);
+  EXPECT_EQ(network.read_states(2)[0].index, 2u);
+}
+
+// ----------------------------------------------------- leadership transfer --
+
+// "1. The prior leader stops accepting new client requests. 2. The prior
+// leader fully updates the target server's log to match its own ... 3. The
+// prior leader sends a TimeoutNow request to the target server. This request
+// has the same effect as the target server's election timer firing." --
+// dissertation §3.10
+TEST(LeadershipTransfer, LeaderCatchesUpTheTargetWhichThenWinsAnElection) {
+  CoreNetwork network(3, enable_pre_vote_and_check_quorum);
+  network.elect(1);
+  network.cut(1, 3);
+  ASSERT_TRUE(network.node(1).propose("x").ok());
+  network.settle();
+  ASSERT_LT(network.node(3).log().last_index(), network.node(1).log().last_index());
+  ASSERT_TRUE(network.node(1).transfer_leadership(3).ok());
+  const Result<ProposalTicket> refused = network.node(1).propose("y");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kLeadershipTransfer);
+  network.heal();
+  network.settle();
+  EXPECT_EQ(network.node(3).role(), Role::kLeader);
+  EXPECT_EQ(network.node(1).role(), Role::kFollower);
+  EXPECT_EQ(network.node(1).leader(), 3u);
+}
+
+TEST(LeadershipTransfer, TransferThatCannotFinishIsAbandonedAfterAnElectionTimeout) {
+  CoreNetwork network(3);
+  network.elect(1);
+  network.isolate(3);
+  ASSERT_TRUE(network.node(1).transfer_leadership(3).ok());
+  EXPECT_FALSE(network.node(1).propose("y").ok());
+  network.tick_all(network.node(1).config().election_ticks);
+  EXPECT_EQ(network.node(1).transfer_target(), kNoNode);
+  EXPECT_TRUE(network.node(1).propose("z").ok());
+}
+
+// ------------------------------------------------------ replication window --
+
+// "the leader can pipeline AppendEntries ... it sends the next request
+// without waiting for the previous one to complete" with a limit on what is
+// outstanding -- dissertation §10.2.2
+TEST(Replication, LeaderKeepsAtMostTheWindowOfAppendsInFlightPerFollower) {
+  CoreConfig config = testing::test_config(1, {1, 2});
+  config.max_inflight_appends = 3;
+  config.max_entries_per_append = 1;
+  Core leader(config);
+  leader.campaign();
+  drain_messages(leader);
+  leader.step(testing::vote_response(2, 1, 1, true));
+  drain_messages(leader);
+  leader.step(append_response(2, 1, 1, 1));  // probe succeeds: replicate mode
+  drain_messages(leader);
+  ASSERT_EQ(leader.followers().at(2).mode, ReplicationMode::kReplicate);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(leader.propose("x").ok());
+  EXPECT_EQ(drain_messages(leader).size(), 3u);
+  EXPECT_TRUE(leader.followers().at(2).paused());
+  leader.step(append_response(2, 1, 1, 3));  // frees two slots
+  EXPECT_EQ(drain_messages(leader).size(), 2u);
+}
+
+TEST(Replication, ProposalsBetweenReadiesTravelInOneAppendBoundedByCountAndBytes) {
+  CoreConfig config = testing::test_config(1, {1, 2});
+  config.max_entries_per_append = 4;
+  config.max_bytes_per_append = 1000;
+  Core leader(config);
+  leader.campaign();
+  drain_messages(leader);
+  leader.step(testing::vote_response(2, 1, 1, true));
+  drain_messages(leader);
+  leader.step(append_response(2, 1, 1, 1));
+  drain_messages(leader);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(leader.propose("small").ok());
+  std::vector<pb::Message> messages = drain_messages(leader);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].append_entries().entries_size(), 3);
+
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(leader.propose("s").ok());
+  messages = drain_messages(leader);
+  ASSERT_GE(messages.size(), 3u);
+  EXPECT_EQ(messages[0].append_entries().entries_size(), 4) << "count bound";
+
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(leader.propose(std::string(600, 'b')).ok());
+  messages = drain_messages(leader);
+  int big = 0;
+  for (const pb::Message& message : messages) {
+    for (const pb::Entry& e : message.append_entries().entries()) {
+      if (e.data().size() == 600) {
+        ++big;
+        EXPECT_EQ(message.append_entries().entries_size(), 1) << "byte bound";
+      }
+    }
+  }
+  EXPECT_EQ(big, 3);
+}
+
+TEST(Replication, RejectionSwitchesToProbeAndBacksOffPastTheConflictingTerm) {
+  CoreConfig config = testing::test_config(1, {1, 2});
+  RestoredState restored;
+  restored.hard_state.set_term(5);
+  restored.entries = testing::entries_with_terms({1, 1, 3, 3, 3, 5, 5});
+  Core leader(config, restored);
+  leader.campaign();
+  drain_messages(leader);
+  leader.step(testing::vote_response(2, 1, 6, true));
+  drain_messages(leader);
+  // The follower holds term 4 entries from index 3 on: the leader has no term
+  // 4, so it jumps straight to the follower's first term-4 index.
+  leader.step(testing::append_rejection(2, 1, 6, 7, 3, 4));
+  EXPECT_EQ(leader.followers().at(2).next_index, 3u);
+  EXPECT_EQ(leader.followers().at(2).mode, ReplicationMode::kProbe);
+  // A stale rejection (for a position no longer probed) changes nothing.
+  leader.step(testing::append_rejection(2, 1, 6, 7, 3, 4));
+  EXPECT_EQ(leader.followers().at(2).next_index, 3u);
+}
+
+}  // namespace
+}  // namespace raft
