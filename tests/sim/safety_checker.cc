@@ -1,0 +1,99 @@
+#include "tests/sim/safety_checker.h"
+
+#include <sstream>
+
+namespace raft::sim {
+
+void SafetyChecker::fail(std::string what) {
+  if (!violation_) violation_ = std::move(what);
+}
+
+void SafetyChecker::on_leader(NodeId node, const Core& core) {
+  auto [it, inserted] = leader_of_term_.emplace(core.term(), node);
+  if (!inserted && it->second != node) {
+    fail("Election Safety: nodes " + std::to_string(it->second) + " and " + std::to_string(node) +
+         " both leaders in term " + std::to_string(core.term()));
+  }
+}
+
+void SafetyChecker::on_entries_written(const Core& core, const std::vector<pb::Entry>& entries) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const pb::Entry& entry = entries[i];
+    const Term previous = i == 0 ? core.log().term_at(entry.index() - 1).value_or(0) : entries[i - 1].term();
+    auto [it, inserted] = written_.try_emplace({entry.index(), entry.term()}, EntryIdentity{previous, entry.data()});
+    if (!inserted && (it->second.previous_term != previous || it->second.data != entry.data())) {
+      fail("Log Matching: node " + std::to_string(core.id()) + " wrote a different entry at index " +
+           std::to_string(entry.index()) + " term " + std::to_string(entry.term()));
+    }
+  }
+}
+
+void SafetyChecker::on_leader_write(const Core& core, const std::vector<pb::Entry>& entries) {
+  for (const pb::Entry& entry : entries) {
+    if (entry.term() != core.term()) {
+      fail("Leader Append-Only: leader " + std::to_string(core.id()) + " of term " +
+           std::to_string(core.term()) + " wrote index " + std::to_string(entry.index()) + " term " +
+           std::to_string(entry.term()));
+    }
+  }
+}
+
+void SafetyChecker::on_committed(const Core& core, Index from, Index to) {
+  for (Index index = from; index <= to; ++index) {
+    const pb::Entry& entry = core.log().at(index);
+    auto [it, inserted] = committed_.try_emplace(index, CommittedEntry{entry, core.term()});
+    const pb::Entry& known = it->second.entry;
+    if (!inserted && (known.term() != entry.term() || known.data() != entry.data())) {
+      fail("State Machine Safety: node " + std::to_string(core.id()) + " committed term " +
+           std::to_string(entry.term()) + " at index " + std::to_string(index) + " where term " +
+           std::to_string(known.term()) + " was committed");
+    }
+    it->second.committed_in = std::min(it->second.committed_in, core.term());
+  }
+}
+
+void SafetyChecker::check_leader_has_committed_entries(const Core& core) {
+  for (const auto& [index, committed] : committed_) {
+    if (committed.committed_in >= core.term()) continue;
+    if (core.log().term_at(index) != committed.entry.term()) {
+      fail("Leader Completeness: leader " + std::to_string(core.id()) + " of term " +
+           std::to_string(core.term()) + " lacks index " + std::to_string(index) + " (term " +
+           std::to_string(committed.entry.term()) + ") committed in term " +
+           std::to_string(committed.committed_in));
+      return;
+    }
+  }
+}
+
+void SafetyChecker::on_applied(NodeId node, const pb::Entry& entry, Index expected_index) {
+  if (entry.index() != expected_index) {
+    fail("node " + std::to_string(node) + " applied index " + std::to_string(entry.index()) +
+         " out of order, expected " + std::to_string(expected_index));
+  }
+  auto [it, inserted] = applied_.try_emplace(entry.index(), entry);
+  if (!inserted && (it->second.term() != entry.term() || it->second.data() != entry.data())) {
+    fail("State Machine Safety: node " + std::to_string(node) + " applied term " +
+         std::to_string(entry.term()) + " at index " + std::to_string(entry.index()) +
+         " where another node applied term " + std::to_string(it->second.term()));
+  }
+}
+
+void SafetyChecker::on_hard_state_persisted(NodeId node, const pb::HardState& before,
+                                            const pb::HardState& after) {
+  if (after.term() < before.term()) {
+    fail("node " + std::to_string(node) + " persisted term " + std::to_string(after.term()) +
+         " after term " + std::to_string(before.term()));
+  } else if (after.term() == before.term() && before.vote() != kNoNode && after.vote() != before.vote()) {
+    fail("node " + std::to_string(node) + " changed its vote in term " + std::to_string(after.term()));
+  }
+}
+
+void SafetyChecker::on_read(NodeId node, Index read_index, Index committed_when_requested) {
+  if (read_index < committed_when_requested) {
+    fail("ReadIndex linearizability: node " + std::to_string(node) + " served a read at index " +
+         std::to_string(read_index) + " although index " + std::to_string(committed_when_requested) +
+         " was committed before the read began");
+  }
+}
+
+}  // namespace raft::sim
