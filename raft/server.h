@@ -1,0 +1,183 @@
+#pragma once
+// raft::Server: runs a raft::Core with a real clock and threads over the
+// pluggable seams -- Storage, Transport, Discovery and StateMachine -- and
+// offers applications a replicated state machine:
+//
+//   auto applied = server.propose("command").get();   // Result<Applied>
+//   auto index = server.read_index().get();            // Result<Index>
+//
+// Two threads: the raft loop owns the core (inputs, ticks, persisting each
+// Ready, sending) and the apply loop feeds committed entries to the state
+// machine, so a slow state machine never delays heartbeats or votes.
+// Proposals that arrive while the loop is syncing are persisted together
+// with the next sync (group commit).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "raft/core.h"
+#include "raft/discovery.h"
+#include "raft/result.h"
+#include "raft/state_machine.h"
+#include "raft/storage.h"
+#include "raft/transport.h"
+
+namespace raft {
+
+struct ServerOptions {
+  NodeId id = kNoNode;
+  std::chrono::milliseconds tick_interval{50};
+  int election_ticks = 10;  // election timeout: 10-20 ticks
+  int heartbeat_ticks = 2;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  std::size_t max_inflight_appends = 64;
+  std::size_t max_entries_per_append = 512;
+  std::size_t max_bytes_per_append = 1 << 20;
+  // A read whose leadership check gets no answer fails after this long;
+  // zero means two maximum election timeouts.
+  std::chrono::milliseconds read_timeout{0};
+  // Seeds the randomized election timeouts; zero draws from the OS.
+  std::uint64_t random_seed = 0;
+};
+
+// A committed proposal: where it is in the log and what the state machine
+// answered.
+struct Applied {
+  Index index = 0;
+  std::string result;
+};
+
+struct FollowerStatus {
+  NodeId id = kNoNode;
+  Index match_index = 0;
+  Index next_index = 0;
+  ReplicationMode mode = ReplicationMode::kProbe;
+};
+
+struct ServerStatus {
+  NodeId id = kNoNode;
+  Role role = Role::kFollower;
+  Term term = 0;
+  NodeId leader = kNoNode;
+  Index commit_index = 0;
+  Index applied_index = 0;
+  Index last_log_index = 0;
+  std::vector<FollowerStatus> followers;  // on the leader only
+  bool running = false;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, std::shared_ptr<Storage> storage, std::shared_ptr<Transport> transport,
+         std::shared_ptr<Discovery> discovery, std::shared_ptr<StateMachine> state_machine);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads persisted state, learns the members and starts the threads.
+  Status start();
+
+  // Replicates `command`; the future holds its index and the state
+  // machine's result once applied here, or an error: kNotLeader (with the
+  // leader's id when known), kProposalDropped if another leader overwrote
+  // it, kStopped.
+  std::future<Result<Applied>> propose(std::string command);
+
+  // A linearizable read point (§6.4): once the future holds an index, this
+  // node's state machine has applied at least that far, and reading it
+  // reflects every write committed before read_index() was called.
+  std::future<Result<Index>> read_index();
+
+  // Hands leadership to `target` (§3.10); completes when the request is
+  // handed to the leader's core, not when the target has won.
+  std::future<Status> transfer_leadership(NodeId target);
+
+  ServerStatus status() const;
+
+  // Stops the threads; pending requests fail with kStopped. Idempotent.
+  void stop();
+
+ private:
+  struct ProposeRequest {
+    std::string command;
+    std::promise<Result<Applied>> promise;
+  };
+  struct ReadRequest {
+    std::promise<Result<Index>> promise;
+  };
+  struct TransferRequest {
+    NodeId target;
+    std::promise<Status> promise;
+  };
+  using Input = std::variant<pb::Message, ProposeRequest, ReadRequest, TransferRequest>;
+
+  struct PendingProposal {
+    Term term;
+    std::promise<Result<Applied>> promise;
+  };
+  struct PendingRead {
+    std::chrono::steady_clock::time_point deadline;
+    std::promise<Result<Index>> promise;
+  };
+  // Handed from the raft loop to the apply loop, in order.
+  struct ApplyBatch {
+    std::vector<pb::Entry> entries;
+    std::map<Index, PendingProposal> proposals;  // by index, for these entries
+    std::vector<std::pair<Index, std::promise<Result<Index>>>> reads;
+  };
+
+  void enqueue(Input input);
+  void raft_loop();
+  void handle(Input& input);
+  bool process_ready();
+  void expire_reads(std::chrono::steady_clock::time_point now);
+  void publish_status();
+  void fail_everything(const Error& error);
+  void apply_loop();
+
+  const ServerOptions options_;
+  const std::shared_ptr<Storage> storage_;
+  const std::shared_ptr<Transport> transport_;
+  const std::shared_ptr<Discovery> discovery_;
+  const std::shared_ptr<StateMachine> state_machine_;
+
+  // Owned by the raft loop thread once started.
+  std::unique_ptr<Core> core_;
+  std::map<Index, PendingProposal> pending_proposals_;
+  std::map<std::uint64_t, PendingRead> pending_reads_;
+  std::uint64_t next_read_id_ = 1;
+
+  std::mutex inbox_mutex_;
+  std::condition_variable inbox_ready_;
+  std::vector<Input> inbox_;
+  bool stopping_ = false;
+
+  std::mutex apply_mutex_;
+  std::condition_variable apply_ready_;
+  std::deque<ApplyBatch> apply_queue_;
+  bool apply_stopping_ = false;
+  std::atomic<Index> applied_index_{0};
+
+  mutable std::mutex status_mutex_;
+  ServerStatus status_;
+
+  std::mutex lifecycle_mutex_;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::thread raft_thread_;
+  std::thread apply_thread_;
+};
+
+}  // namespace raft

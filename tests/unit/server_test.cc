@@ -1,0 +1,255 @@
+// raft::Server with real threads and clock over the in-process seams:
+// LocalTransport, InMemoryStorage, StaticDiscovery. Waits are on conditions
+// with generous deadlines, never fixed sleeps.
+
+#include "raft/server.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <thread>
+
+#include "raft/in_memory_storage.h"
+#include "raft/local_transport.h"
+#include "raft/static_discovery.h"
+
+namespace raft {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records every command it applies, so replicas can be compared.
+class RecordingStateMachine final : public StateMachine {
+ public:
+  std::string apply(Index index, std::string_view command) override {
+    std::lock_guard lock(mutex_);
+    commands_.emplace_back(command);
+    applied_ = index;
+    return "applied:" + std::string(command);
+  }
+  Index applied_index() const override {
+    std::lock_guard lock(mutex_);
+    return applied_;
+  }
+  std::vector<std::string> commands() const {
+    std::lock_guard lock(mutex_);
+    return commands_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> commands_;
+  Index applied_ = 0;
+};
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return condition();
+}
+
+class ServerCluster {
+ public:
+  explicit ServerCluster(std::size_t size) : network_(LocalNetwork::create()) {
+    std::vector<Peer> peers;
+    for (NodeId id = 1; id <= size; ++id) peers.push_back(Peer{id, "local:" + std::to_string(id)});
+    discovery_ = std::make_shared<StaticDiscovery>(peers);
+    for (NodeId id = 1; id <= size; ++id) {
+      storages_[id] = std::make_shared<InMemoryStorage>();
+      machines_[id] = std::make_shared<RecordingStateMachine>();
+      start(id);
+    }
+  }
+  ~ServerCluster() {
+    for (auto& [id, server] : servers_) server.reset();
+  }
+
+  void start(NodeId id) {
+    ServerOptions options;
+    options.id = id;
+    options.tick_interval = 5ms;
+    options.election_ticks = 20;
+    options.heartbeat_ticks = 2;
+    options.random_seed = id;
+    servers_[id] = std::make_unique<Server>(options, storages_[id], network_->endpoint(), discovery_, machines_[id]);
+    ASSERT_TRUE(servers_[id]->start().ok());
+  }
+  void stop(NodeId id) { servers_.erase(id); }
+
+  Server& server(NodeId id) { return *servers_.at(id); }
+  RecordingStateMachine& machine(NodeId id) { return *machines_.at(id); }
+  LocalNetwork& network() { return *network_; }
+  bool running(NodeId id) const { return servers_.contains(id); }
+
+  // The id of the running node that leads, once every running node (but
+  // `excluded`, which may be cut off) agrees on it; kNoNode on timeout.
+  NodeId wait_for_leader(NodeId excluded = kNoNode) {
+    NodeId leader = kNoNode;
+    const bool eventually_found = eventually([&] {
+      leader = kNoNode;
+      for (auto& [id, server] : servers_) {
+        const ServerStatus status = server->status();
+        if (status.role == Role::kLeader && id != excluded) leader = id;
+      }
+      if (leader == kNoNode) return false;
+      for (auto& [id, server] : servers_) {
+        if (id != excluded && server->status().leader != leader) return false;
+      }
+      return true;
+    });
+    return eventually_found ? leader : kNoNode;
+  }
+
+ private:
+  std::shared_ptr<LocalNetwork> network_;
+  std::shared_ptr<StaticDiscovery> discovery_;
+  std::map<NodeId, std::shared_ptr<InMemoryStorage>> storages_;
+  std::map<NodeId, std::shared_ptr<RecordingStateMachine>> machines_;
+  std::map<NodeId, std::unique_ptr<Server>> servers_;
+};
+
+std::vector<Result<Applied>> propose_all(Server& server, const std::string& prefix, int count) {
+  std::vector<std::future<Result<Applied>>> futures;
+  futures.reserve(count);
+  for (int i = 0; i < count; ++i) futures.push_back(server.propose(prefix + std::to_string(i)));
+  std::vector<Result<Applied>> results;
+  for (auto& future : futures) {
+    EXPECT_EQ(future.wait_for(60s), std::future_status::ready);
+    results.push_back(future.get());
+  }
+  return results;
+}
+
+TEST(Server, FiveNodesReplicateTenThousandProposalsSurviveTheLeaderStoppingAndConverge) {
+  ServerCluster cluster(5);
+  const NodeId first_leader = cluster.wait_for_leader();
+  ASSERT_NE(first_leader, kNoNode);
+
+  const auto results = propose_all(cluster.server(first_leader), "a", 10000);
+  Index previous = 0;
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.error().to_string();
+    EXPECT_GT(result.value().index, previous) << "proposals commit in the order they were made";
+    previous = result.value().index;
+  }
+  EXPECT_EQ(results.front().value().result, "applied:a0");
+
+  cluster.stop(first_leader);
+  const NodeId second_leader = cluster.wait_for_leader();
+  ASSERT_NE(second_leader, kNoNode);
+  ASSERT_NE(second_leader, first_leader);
+  for (const auto& result : propose_all(cluster.server(second_leader), "b", 1000)) {
+    ASSERT_TRUE(result.ok()) << result.error().to_string();
+  }
+
+  // The old leader restarts from its storage and catches up.
+  cluster.start(first_leader);
+  ASSERT_TRUE(eventually([&] {
+    for (NodeId id = 1; id <= 5; ++id) {
+      if (cluster.machine(id).commands().size() != 11000) return false;
+    }
+    return true;
+  }, 60s));
+  const std::vector<std::string> reference = cluster.machine(1).commands();
+  for (NodeId id = 2; id <= 5; ++id) EXPECT_EQ(cluster.machine(id).commands(), reference) << "node " << id;
+}
+
+TEST(Server, FollowerRefusesProposalsAndNamesTheLeader) {
+  ServerCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId follower = leader % 3 + 1;
+  const Result<Applied> result = cluster.server(follower).propose("x").get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kNotLeader);
+  EXPECT_EQ(result.error().leader_hint, leader);
+}
+
+TEST(Server, ReadIndexOnLeaderAndFollowerSeesEveryEarlierWrite) {
+  ServerCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  const Result<Applied> written = cluster.server(leader).propose("w").get();
+  ASSERT_TRUE(written.ok());
+  for (NodeId id = 1; id <= 3; ++id) {
+    const Result<Index> read = cluster.server(id).read_index().get();
+    ASSERT_TRUE(read.ok()) << "node " << id << ": " << read.error().to_string();
+    EXPECT_GE(read.value(), written.value().index);
+    EXPECT_GE(cluster.server(id).status().applied_index, written.value().index);
+    const auto commands = cluster.machine(id).commands();
+    EXPECT_EQ(commands.back(), "w") << "node " << id << " serves the write after its read index";
+  }
+}
+
+TEST(Server, IsolatedLeaderIsReplacedAndItsReadsFail) {
+  ServerCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  cluster.network().isolate(leader);
+  auto stale_read = cluster.server(leader).read_index();
+  const NodeId next = cluster.wait_for_leader(leader);
+  ASSERT_NE(next, kNoNode);
+  ASSERT_NE(next, leader);
+  ASSERT_EQ(stale_read.wait_for(30s), std::future_status::ready);
+  const Result<Index> read = stale_read.get();
+  ASSERT_FALSE(read.ok()) << "a partitioned leader must not serve a linearizable read";
+  ASSERT_TRUE(cluster.server(next).propose("after").get().ok());
+  cluster.network().heal();
+  ASSERT_TRUE(eventually([&] {
+    const auto commands = cluster.machine(leader).commands();
+    return !commands.empty() && commands.back() == "after";
+  }));
+}
+
+TEST(Server, LeadershipTransferMovesTheLeader) {
+  ServerCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  const NodeId target = leader % 3 + 1;
+  ASSERT_TRUE(cluster.server(leader).transfer_leadership(target).get().ok());
+  ASSERT_TRUE(eventually([&] { return cluster.server(target).status().role == Role::kLeader; }));
+}
+
+TEST(Server, StoppingFailsPendingRequestsInsteadOfLeavingThemHanging) {
+  ServerCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  cluster.network().isolate(leader);
+  auto pending = cluster.server(leader).propose("never");
+  cluster.stop(leader);
+  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(pending.get().ok());
+}
+
+TEST(Server, KeepsCommittingOverALossyReorderingNetwork) {
+  ServerCluster cluster(5);
+  cluster.network().set_delay(0us, 2000us);
+  cluster.network().set_drop_rate(0.05);
+  int committed = 0;
+  for (int attempt = 0; attempt < 200 && committed < 100; ++attempt) {
+    const NodeId leader = cluster.wait_for_leader();
+    if (leader == kNoNode) continue;
+    auto future = cluster.server(leader).propose("p" + std::to_string(attempt));
+    if (future.wait_for(10s) == std::future_status::ready && future.get().ok()) ++committed;
+  }
+  EXPECT_EQ(committed, 100);
+  cluster.network().set_drop_rate(0);
+  ASSERT_TRUE(eventually([&] {
+    for (NodeId id = 2; id <= 5; ++id) {
+      if (cluster.machine(id).commands() != cluster.machine(1).commands()) return false;
+    }
+    return true;
+  }));
+}
+
+TEST(StaticDiscovery, ParsesPeerListsAndRejectsBadOnes) {
+  const auto peers = StaticDiscovery::parse("1=127.0.0.1:7001,2=127.0.0.1:7002");
+  ASSERT_TRUE(peers.ok());
+  ASSERT_EQ(peers.value().size(), 2u);
+  EXPECT_EQ(peers.value()[1], (Peer{2, "127.0.0.1:7002"}));
+  for (const char* bad : {"", "1=", "=a:1", "x=a:1", "0=a:1", "1=a", "1=a:1,1=b:2"}) {
+    EXPECT_FALSE(StaticDiscovery::parse(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace raft
