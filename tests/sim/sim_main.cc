@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   std::uint64_t runs = 0, steps = 0, crashes = 0, partitions = 0, committed = 0, reads = 0;
   std::uint64_t slowest_liveness = 0;
+  double next_progress = 60;
   for (std::uint64_t seed = first;; ++seed) {
     raft::sim::SimulationOptions options;
     options.seed = seed;
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
     }
     if (seed == last) break;
     if (soak_seconds > 0 && elapsed() >= soak_seconds) break;
-    if (soak_seconds > 0 && runs % 1000 == 0) {
+    if (soak_seconds > 0 && elapsed() >= next_progress) {
+      next_progress += 60;
       std::cout << "... " << runs << " seeds passed (" << static_cast<int>(elapsed()) << " s)\n" << std::flush;
     }
   }

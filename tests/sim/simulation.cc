@@ -40,6 +40,7 @@ Simulation::Simulation(SimulationOptions options)
   const bool extensions = random_.chance(0.8);
   const std::size_t window = random_.uniform(1, 9);
   const std::size_t batch = random_.uniform(1, 65);
+  entries_per_round_trip_ = window * batch;
   for (NodeId id : voters) {
     auto node = std::make_unique<Node>();
     node->id = id;
@@ -60,6 +61,12 @@ Simulation::Simulation(SimulationOptions options)
   max_delay_ = random_.uniform(2, 40);
   drop_rate_ = random_.chance(0.5) ? 0.0 : 0.1 * static_cast<double>(random_.uniform(0, 100)) / 100.0;
   duplicate_rate_ = random_.chance(0.5) ? 0.0 : 0.05;
+  // Some seeds are storms of faults, some long calm stretches; some have
+  // clients hammering, others trickling.
+  fifo_links_ = random_.chance(0.5);
+  max_fault_gap_ = random_.uniform(100, 800);
+  max_client_gap_ = random_.uniform(5, 80);
+  if (options_.chaos_duration == 0) options_.chaos_duration = random_.uniform(2000, 8001);
   result_.nodes = count;
 }
 
@@ -73,6 +80,16 @@ void Simulation::schedule(std::uint64_t delay, EventKind kind, NodeId node, Inpu
   Event event{now_ + delay, next_sequence_++, kind, node, 0, std::move(input)};
   if (node != kNoNode) event.epoch = nodes_[node - 1]->epoch;
   events_.push(std::move(event));
+}
+
+std::uint64_t Simulation::liveness_deadline() const {
+  // A new leader may first have to bring a majority up to its own log: allow
+  // one round trip (both ways over the slowest link, plus a disk write) per
+  // window of full batches of the longest log.
+  Index longest = 0;
+  for (const auto& node : nodes_) longest = std::max<Index>(longest, node->core->log().last_index());
+  const std::uint64_t round_trip = 2 * (max_delay_ + 1) + 6;
+  return now_ + options_.liveness_bound + (longest / entries_per_round_trip_ + 1) * round_trip;
 }
 
 bool Simulation::linked(NodeId a, NodeId b) const {
@@ -93,6 +110,12 @@ Simulation::Node* Simulation::live_leader() {
 // -------------------------------------------------------------- the loop --
 
 SimulationResult Simulation::run() {
+  const CoreConfig& config = nodes_.front()->config;
+  trace("config: " + std::to_string(nodes_.size()) + " nodes, pre-vote/check-quorum " +
+        (config.pre_vote ? "on" : "off") + ", window " + std::to_string(config.max_inflight_appends) +
+        ", batch " + std::to_string(config.max_entries_per_append) + ", max delay " + std::to_string(max_delay_) +
+        ", drop " + std::to_string(drop_rate_) + ", fifo " + (fifo_links_ ? "yes" : "no") + ", chaos " +
+        std::to_string(options_.chaos_duration));
   for (auto& node : nodes_) {
     schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node->id, Tick{});
   }
@@ -102,7 +125,7 @@ SimulationResult Simulation::run() {
   std::uint64_t healed_at = 0;
   Index commit_before_heal = 0;
   bool recovered = false;
-  const std::uint64_t end = options_.chaos_duration + options_.liveness_bound;
+  std::uint64_t end = UINT64_MAX;
   while (!events_.empty() && !checker_.violation()) {
     Event event = events_.top();
     events_.pop();
@@ -111,6 +134,7 @@ SimulationResult Simulation::run() {
       heal_everything();
       healed_at = now_;
       commit_before_heal = checker_.highest_committed();
+      end = liveness_deadline();
     }
     if (healing_ && checker_.highest_committed() > commit_before_heal && live_leader() != nullptr) {
       // Liveness: a leader was elected and a new entry committed after healing.
@@ -128,7 +152,7 @@ SimulationResult Simulation::run() {
     result_.failure = *checker_.violation();
   } else if (!recovered) {
     result_.failure = "Liveness: no leader committed a new entry within " +
-                      std::to_string(options_.liveness_bound) + " time units of healing";
+                      std::to_string(end - healed_at) + " time units of healing";
   } else {
     result_.passed = true;
   }
@@ -152,12 +176,12 @@ void Simulation::handle(const Event& event) {
     case EventKind::kFault:
       if (!healing_) {
         inject_fault();
-        schedule(random_.uniform(50, 600), EventKind::kFault);
+        schedule(random_.uniform(20, max_fault_gap_), EventKind::kFault);
       }
       break;
     case EventKind::kClient:
       client_request();
-      schedule(random_.uniform(5, 60), EventKind::kClient);
+      schedule(random_.uniform(1, max_client_gap_), EventKind::kClient);
       break;
   }
 }
@@ -245,12 +269,11 @@ void Simulation::complete_disk_write(Node& node) {
     node.reads.erase(it);
   }
   node.core->advance(ready);
-  while (!node.writing && !node.waiting.empty()) {
-    Input input = std::move(node.waiting.front());
-    node.waiting.pop_front();
-    feed(node, std::move(input));
-    pump(node);
-  }
+  // Like raft::Server's loop: everything that queued up during the write is
+  // fed in, then one Ready (one write) covers it all -- group commit.
+  std::deque<Input> waiting = std::move(node.waiting);
+  node.waiting.clear();
+  for (Input& input : waiting) feed(node, std::move(input));
   pump(node);
 }
 
@@ -261,11 +284,18 @@ void Simulation::send(const pb::Message& message) {
   }
   if (!linked(message.from(), message.to())) return;
   if (random_.chance(drop_rate_)) return;
-  // Independent random delays reorder messages; duplicates arrive twice.
+  // Independent random delays reorder messages unless links are FIFO;
+  // duplicates arrive twice.
   const int copies = random_.chance(duplicate_rate_) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
     ++result_.messages_delivered;
-    schedule(random_.uniform(1, max_delay_ + 1), EventKind::kInput, message.to(), message);
+    std::uint64_t delay = random_.uniform(1, max_delay_ + 1);
+    if (fifo_links_) {
+      std::uint64_t& busy_until = link_busy_until_[{message.from(), message.to()}];
+      delay = std::max(now_ + delay, busy_until) - now_;
+      busy_until = now_ + delay;
+    }
+    schedule(delay, EventKind::kInput, message.to(), message);
   }
 }
 
@@ -344,6 +374,7 @@ void Simulation::heal_everything() {
   std::fill(partition_group_.begin(), partition_group_.end(), 0);
   drop_rate_ = 0;
   duplicate_rate_ = 0;
+  fifo_links_ = true;
   for (auto& node : nodes_) restart(*node);
 }
 

@@ -6,6 +6,7 @@
 // end the faults heal and the cluster must elect a leader and commit again.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -23,9 +24,12 @@ struct SimulationOptions {
   std::uint64_t seed = 1;
   // 0: derived from the seed (3 or 5).
   std::size_t nodes = 0;
-  // Simulated time units of fault injection; a tick is 10 units.
-  std::uint64_t chaos_duration = 3000;
-  // After healing, a leader must commit a new entry within this time.
+  // Simulated time units of fault injection (a tick is 10 units); 0 draws
+  // it from the seed, between 2,000 and 8,000.
+  std::uint64_t chaos_duration = 0;
+  // After healing, a leader must commit a new entry within this time, plus
+  // the time to replicate the backlog at one window of full batches per
+  // round trip (see Simulation::liveness_deadline).
   std::uint64_t liveness_bound = 3000;
   bool verbose = false;
 };
@@ -86,6 +90,7 @@ class Simulation {
   void client_request();
   void heal_everything();
   bool linked(NodeId a, NodeId b) const;
+  std::uint64_t liveness_deadline() const;
   Node* live_leader();
   void trace(const std::string& line) const;
 
@@ -100,6 +105,13 @@ class Simulation {
   double drop_rate_ = 0;
   double duplicate_rate_ = 0;
   std::uint64_t max_delay_ = 10;
+  // Per-link FIFO delivery, as over one TCP stream per peer pair; without it
+  // every message gets its own delay and links reorder freely.
+  bool fifo_links_ = false;
+  std::map<std::pair<NodeId, NodeId>, std::uint64_t> link_busy_until_;
+  std::uint64_t max_fault_gap_ = 600;   // how stormy this seed is
+  std::uint64_t max_client_gap_ = 60;
+  std::size_t entries_per_round_trip_ = 1;
   bool healing_ = false;
   std::uint64_t commands_ = 0;
   SimulationResult result_;
