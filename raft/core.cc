@@ -371,6 +371,7 @@ void Core::handle_request_vote(const pb::Message& message) {
 
 void Core::handle_vote_response(const pb::Message& message) {
   const pb::RequestVoteResponse& response = message.request_vote_response();
+  if (!is_voter(message.from())) return;  // only members' votes count
   // Answers to an earlier round (a pre-vote reaching a candidate) don't count.
   if (response.pre_vote() != (role_ == Role::kPreCandidate)) return;
   votes_.emplace(message.from(), response.vote_granted());
@@ -397,13 +398,13 @@ void Core::step_follower(const pb::Message& message) {
   } else if (message.has_timeout_now()) {
     // §3.10: the leader has caught us up and asks us to start an election
     // immediately, skipping pre-vote: it has already stepped aside.
-    if (is_voter(config_.id)) become_candidate(true);
+    if (message.from() == leader_ && is_voter(config_.id)) become_candidate(true);
   } else if (message.has_read_index_request()) {
     // The requester believes we lead; we don't, so it must retry elsewhere.
     pb::Message reply = message_to(message.from(), term_);
     reply.mutable_read_index_response()->set_request_id(message.read_index_request().request_id());
     send(std::move(reply));
-  } else if (message.has_read_index_response()) {
+  } else if (message.has_read_index_response() && message.from() == leader_) {
     const pb::ReadIndexResponse& response = message.read_index_response();
     read_states_.push_back(ReadState{response.request_id(), response.read_index(), response.success()});
   }
@@ -427,10 +428,10 @@ void Core::step_leader(const pb::Message& message) {
     handle_append_entries_response(message);
   } else if (message.has_read_index_request()) {
     handle_read_request(message.read_index_request().request_id(), message.from());
-  } else if (message.has_append_entries()) {
-    // Election Safety (§5.2) makes this impossible: one leader per term.
-    assert(false && "two leaders in one term");
   }
+  // An AppendEntries for this term from another node cannot come from a
+  // correct peer (Election Safety, §5.2: one leader per term); like any
+  // message that fails validation, it is ignored rather than trusted.
 }
 
 // ------------------------------------------------------ leadership transfer --

@@ -111,6 +111,7 @@ class Core {
   bool quorum_recently_active() const;
 
   // ---- replication (core_replication.cc) ----
+  bool acceptable_entries(const pb::Message& message) const;
   void handle_append_entries(const pb::Message& message);
   void handle_append_entries_response(const pb::Message& message);
   void send_append(NodeId to, bool send_if_empty);

@@ -170,8 +170,26 @@ bool Core::maybe_commit() {
 
 // ---------------------------------------------------------- follower side --
 
+bool Core::acceptable_entries(const pb::Message& message) const {
+  // Entries must continue the log at prev_log_index + 1 without gaps, with
+  // terms that never decrease and never exceed the sender's term, and must
+  // not conflict with a committed entry: a correct leader never sends
+  // anything else (Leader Completeness, §5.4), so such a message is ignored.
+  const pb::AppendEntries& append = message.append_entries();
+  Index index = append.prev_log_index();
+  Term previous_term = append.prev_log_term();
+  for (const pb::Entry& entry : append.entries()) {
+    ++index;
+    if (entry.index() != index || entry.term() < previous_term || entry.term() > message.term()) return false;
+    previous_term = entry.term();
+    if (index <= log_.committed() && log_.term_at(index) != entry.term()) return false;
+  }
+  return true;
+}
+
 void Core::handle_append_entries(const pb::Message& message) {
   const pb::AppendEntries& append = message.append_entries();
+  if (!acceptable_entries(message)) return;
   pb::Message reply = message_to(message.from(), term_);
   auto* response = reply.mutable_append_entries_response();
   response->set_read_round(append.read_round());

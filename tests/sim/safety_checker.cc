@@ -1,6 +1,6 @@
 #include "tests/sim/safety_checker.h"
 
-#include <sstream>
+#include <algorithm>
 
 namespace raft::sim {
 
@@ -24,6 +24,23 @@ void SafetyChecker::on_entries_written(const Core& core, const std::vector<pb::E
     if (!inserted && (it->second.previous_term != previous || it->second.data != entry.data())) {
       fail("Log Matching: node " + std::to_string(core.id()) + " wrote a different entry at index " +
            std::to_string(entry.index()) + " term " + std::to_string(entry.term()));
+    }
+  }
+}
+
+void SafetyChecker::check_logs_match(const Core& a, const Core& b) {
+  const Index last = std::min(a.log().last_index(), b.log().last_index());
+  // From the highest index where the terms agree, every earlier entry must
+  // agree too.
+  Index index = last;
+  while (index > 0 && a.log().term_at(index) != b.log().term_at(index)) --index;
+  for (; index > 0; --index) {
+    const pb::Entry& x = a.log().at(index);
+    const pb::Entry& y = b.log().at(index);
+    if (x.term() != y.term() || x.data() != y.data()) {
+      fail("Log Matching: nodes " + std::to_string(a.id()) + " and " + std::to_string(b.id()) +
+           " agree on a later entry but differ at index " + std::to_string(index));
+      return;
     }
   }
 }

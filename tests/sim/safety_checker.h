@@ -21,6 +21,9 @@ class SafetyChecker {
   // Checked inductively: every (index, term) ever written anywhere must
   // always carry the same payload and follow the same previous term.
   void on_entries_written(const Core& core, const std::vector<pb::Entry>& entries);
+  // Log Matching checked directly on two logs: equal (index, term) at some
+  // index implies equal entries at every index up to it.
+  void check_logs_match(const Core& a, const Core& b);
   // Leader Append-Only: a leader only ever appends entries of its own term.
   void on_leader_write(const Core& core, const std::vector<pb::Entry>& entries);
   // Leader Completeness: an entry committed in term T is in the log of every

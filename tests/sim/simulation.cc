@@ -147,6 +147,11 @@ SimulationResult Simulation::run() {
     handle(event);
   }
 
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    for (std::size_t j = i + 1; j < nodes_.size(); ++j) {
+      if (nodes_[i]->core && nodes_[j]->core) checker_.check_logs_match(*nodes_[i]->core, *nodes_[j]->core);
+    }
+  }
   result_.committed_entries = checker_.committed_count();
   if (checker_.violation()) {
     result_.failure = *checker_.violation();

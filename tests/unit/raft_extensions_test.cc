@@ -301,3 +301,79 @@ TEST(Replication, RejectionSwitchesToProbeAndBacksOffPastTheConflictingTerm) {
 
 }  // namespace
 }  // namespace raft
+
+namespace raft {
+namespace {
+
+// --------------------------------------------------------------- robustness --
+// A node must never crash or corrupt its log on a message no correct peer
+// would send; Raft is not Byzantine-tolerant, but it must not trust garbage.
+
+TEST(Robustness, AppendEntriesWithGapsOrBadTermsIsIgnored) {
+  RestoredState restored;
+  restored.hard_state.set_term(2);
+  restored.entries = testing::entries_with_terms({1, 2});
+  struct Case {
+    const char* what;
+    std::vector<pb::Entry> entries;
+  };
+  const std::vector<Case> cases = {
+      {"gap", {testing::entry(4, 2)}},
+      {"index repeats", {testing::entry(3, 2), testing::entry(3, 2)}},
+      {"term decreases", {testing::entry(3, 2), testing::entry(4, 1)}},
+      {"term above the sender's", {testing::entry(3, 5)}},
+  };
+  for (const Case& c : cases) {
+    Core core(testing::test_config(1, {1, 2, 3}), restored);
+    core.step(testing::append_entries(2, 1, 2, 2, 2, c.entries, 0));
+    EXPECT_EQ(core.log().last_index(), 2u) << c.what;
+    EXPECT_TRUE(drain_messages(core).empty()) << c.what;
+  }
+}
+
+TEST(Robustness, EntriesThatWouldOverwriteCommittedOnesAreIgnored) {
+  RestoredState restored;
+  restored.hard_state.set_term(3);
+  restored.hard_state.set_commit(2);
+  restored.entries = testing::entries_with_terms({1, 2, 2});
+  Core core(testing::test_config(1, {1, 2, 3}), restored);
+  core.step(testing::append_entries(2, 1, 3, 1, 1, {testing::entry(2, 3)}, 0));
+  EXPECT_EQ(testing::log_terms(core), (std::vector<Term>{1, 2, 2}));
+  // Truncating above the commit index is the normal repair (rule 3).
+  core.step(testing::append_entries(2, 1, 3, 2, 2, {testing::entry(3, 3)}, 0));
+  EXPECT_EQ(testing::log_terms(core), (std::vector<Term>{1, 2, 3}));
+}
+
+TEST(Robustness, VotesFromNonMembersDoNotCount) {
+  Core core(testing::test_config(1, {1, 2, 3}));
+  core.campaign();
+  core.step(testing::vote_response(7, 1, 1, true));
+  core.step(testing::vote_response(8, 1, 1, true));
+  EXPECT_EQ(core.role(), Role::kCandidate);
+  core.step(testing::vote_response(2, 1, 1, true));
+  EXPECT_EQ(core.role(), Role::kLeader);
+}
+
+TEST(Robustness, SecondLeaderInTheSameTermIsIgnored) {
+  CoreNetwork network(3);
+  network.elect(1);
+  const std::vector<Term> before = testing::log_terms(network.node(1));
+  network.node(1).step(testing::append_entries(2, 1, network.node(1).term(), 1, 1, {testing::entry(2, 1)}, 0));
+  EXPECT_EQ(network.node(1).role(), Role::kLeader);
+  EXPECT_EQ(testing::log_terms(network.node(1)), before);
+}
+
+TEST(Robustness, TimeoutNowFromANodeOtherThanTheLeaderIsIgnored) {
+  CoreNetwork network(3);
+  network.elect(1);
+  pb::Message timeout_now;
+  timeout_now.set_from(3);
+  timeout_now.set_to(2);
+  timeout_now.set_term(network.node(2).term());
+  timeout_now.mutable_timeout_now();
+  network.node(2).step(timeout_now);
+  EXPECT_EQ(network.node(2).role(), Role::kFollower);
+}
+
+}  // namespace
+}  // namespace raft

@@ -361,6 +361,40 @@ TEST(RaftPaper, NewLeaderInitializesNextIndexAndAppendsANoOp) {
   }
 }
 
+// Figure 2, rules for leaders: "Upon election: send initial empty
+// AppendEntries RPCs (heartbeat) to each server". Ours carries the new
+// term's no-op (§8) and asserts leadership just the same.
+TEST(RaftPaper, NewLeaderSendsAppendEntriesToEveryServerAtOnce) {
+  auto core = make_core(1, kFive);
+  core->campaign();
+  drain_messages(*core);
+  for (NodeId voter : {2, 3}) core->step(vote_response(voter, 1, 1, true));
+  ASSERT_EQ(core->role(), Role::kLeader);
+  const Ready ready = drain(*core).ready;
+  std::set<NodeId> recipients;
+  for (const pb::Message& message : ready.messages) {
+    ASSERT_TRUE(message.has_append_entries());
+    EXPECT_EQ(message.term(), 1u);
+    recipients.insert(message.to());
+  }
+  EXPECT_EQ(recipients, (std::set<NodeId>{2, 3, 4, 5}));
+}
+
+// Figure 2, rules for leaders: "If last log index >= nextIndex for a
+// follower: send AppendEntries RPC with log entries starting at nextIndex".
+TEST(RaftPaper, LeaderSendsEntriesStartingAtEachFollowersNextIndex) {
+  auto leader = make_leader({1, 2}, restored_at(1, {1, 1, 1, 1}));  // no-op at 5
+  // The follower turns out to hold only the first two entries.
+  leader->step(append_rejection(2, 1, 2, 4, 3, 0));
+  const std::vector<pb::Message> messages = drain_messages(*leader);
+  ASSERT_EQ(messages.size(), 1u);
+  const pb::AppendEntries& append = messages[0].append_entries();
+  EXPECT_EQ(append.prev_log_index(), 2u);
+  ASSERT_EQ(append.entries_size(), 3);
+  EXPECT_EQ(append.entries(0).index(), 3u);
+  EXPECT_EQ(append.entries(2).index(), 5u);
+}
+
 // "Once a leader has been elected, it begins servicing client requests ...
 // The leader appends the command to its log as a new entry, then issues
 // AppendEntries RPCs in parallel to each of the other servers to replicate
