@@ -249,16 +249,7 @@ void Simulation::pump(Node& node) {
 void Simulation::complete_disk_write(Node& node) {
   Ready ready = std::move(*node.writing);
   node.writing.reset();
-  if (ready.hard_state) {
-    checker_.on_hard_state_persisted(node.id, node.durable_hard_state, *ready.hard_state);
-    node.durable_hard_state = *ready.hard_state;
-  }
-  if (!ready.entries.empty()) {
-    // Replace the stored log from the first written index on.
-    const Index first = ready.entries.front().index();
-    node.durable_log.resize(std::min<std::size_t>(node.durable_log.size(), first - 1));
-    node.durable_log.insert(node.durable_log.end(), ready.entries.begin(), ready.entries.end());
-  }
+  persist(node, ready);
   for (const pb::Message& message : ready.messages_after_persist) send(message);
   for (const pb::Entry& entry : ready.committed_entries) {
     checker_.on_applied(node.id, entry, node.applied + 1);
@@ -280,6 +271,19 @@ void Simulation::complete_disk_write(Node& node) {
   node.waiting.clear();
   for (Input& input : waiting) feed(node, std::move(input));
   pump(node);
+}
+
+void Simulation::persist(Node& node, const Ready& ready) {
+  if (ready.hard_state) {
+    checker_.on_hard_state_persisted(node.id, node.durable_hard_state, *ready.hard_state);
+    node.durable_hard_state = *ready.hard_state;
+  }
+  if (!ready.entries.empty()) {
+    // Replace the stored log from the first written index on.
+    const Index first = ready.entries.front().index();
+    node.durable_log.resize(std::min<std::size_t>(node.durable_log.size(), first - 1));
+    node.durable_log.insert(node.durable_log.end(), ready.entries.begin(), ready.entries.end());
+  }
 }
 
 void Simulation::send(const pb::Message& message) {
@@ -312,14 +316,7 @@ void Simulation::crash(Node& node) {
   ++result_.crashes;
   // A write in progress either reached the disk or did not; nothing it would
   // have released afterwards (acknowledgements, applies) happened.
-  if (node.writing && random_.chance(0.5)) {
-    const Ready& ready = *node.writing;
-    if (ready.hard_state) node.durable_hard_state = *ready.hard_state;
-    if (!ready.entries.empty()) {
-      node.durable_log.resize(std::min<std::size_t>(node.durable_log.size(), ready.entries.front().index() - 1));
-      node.durable_log.insert(node.durable_log.end(), ready.entries.begin(), ready.entries.end());
-    }
-  }
+  if (node.writing && random_.chance(0.5)) persist(node, *node.writing);
   node.core.reset();
   node.writing.reset();
   node.waiting.clear();

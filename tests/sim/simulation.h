@@ -83,6 +83,8 @@ class Simulation {
   void after_input(Node& node);
   void pump(Node& node);
   void complete_disk_write(Node& node);
+  // Writes a Ready to the node's simulated disk, atomically.
+  void persist(Node& node, const Ready& ready);
   void send(const pb::Message& message);
   void crash(Node& node);
   void restart(Node& node);
