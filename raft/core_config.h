@@ -19,7 +19,7 @@ struct CoreConfig {
   // [election_ticks, 2 * election_ticks) without hearing from a leader (§5.2).
   int election_ticks = 10;
   // A leader sends heartbeats every heartbeat_ticks (< election_ticks).
-  int heartbeat_ticks = 1;
+  int heartbeat_ticks = 2;
 
   // Pre-vote (dissertation §9.6): a node first asks whether it could win
   // before it disrupts the cluster by raising its term.

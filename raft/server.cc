@@ -1,5 +1,6 @@
 #include "raft/server.h"
 
+#include <algorithm>
 #include <iostream>
 #include <random>
 
@@ -8,21 +9,6 @@ namespace raft {
 namespace {
 
 Error stopped_error() { return Error{ErrorCode::kStopped, "the server is stopping"}; }
-
-CoreConfig core_config(const ServerOptions& options, std::vector<NodeId> voters) {
-  CoreConfig config;
-  config.id = options.id;
-  config.voters = std::move(voters);
-  config.election_ticks = options.election_ticks;
-  config.heartbeat_ticks = options.heartbeat_ticks;
-  config.pre_vote = options.pre_vote;
-  config.check_quorum = options.check_quorum;
-  config.max_inflight_appends = options.max_inflight_appends;
-  config.max_entries_per_append = options.max_entries_per_append;
-  config.max_bytes_per_append = options.max_bytes_per_append;
-  config.random_seed = options.random_seed != 0 ? options.random_seed : std::random_device{}();
-  return config;
-}
 
 }  // namespace
 
@@ -39,20 +25,18 @@ Server::~Server() { stop(); }
 Status Server::start() {
   std::lock_guard lifecycle(lifecycle_mutex_);
   if (started_) return Error{ErrorCode::kInvalidArgument, "server already started"};
-  if (options_.id == kNoNode) return Error{ErrorCode::kInvalidArgument, "server id must be positive"};
+  const NodeId id = options_.core.id;
+  if (id == kNoNode) return Error{ErrorCode::kInvalidArgument, "server id must be positive"};
 
   Result<std::vector<Peer>> peers = discovery_->discover();
   if (!peers.ok()) return peers.error();
-  std::vector<NodeId> voters;
-  bool self_listed = false;
-  for (const Peer& peer : peers.value()) {
-    voters.push_back(peer.id);
-    self_listed |= peer.id == options_.id;
+  CoreConfig config = options_.core;
+  config.voters.clear();
+  for (const Peer& peer : peers.value()) config.voters.push_back(peer.id);
+  if (std::find(config.voters.begin(), config.voters.end(), id) == config.voters.end()) {
+    return Error{ErrorCode::kInvalidArgument, "node " + std::to_string(id) + " is not among the discovered members"};
   }
-  if (!self_listed) {
-    return Error{ErrorCode::kInvalidArgument,
-                 "node " + std::to_string(options_.id) + " is not among the discovered members"};
-  }
+  if (config.random_seed == 0) config.random_seed = std::random_device{}();
 
   Result<PersistentState> persisted = storage_->load();
   if (!persisted.ok()) return persisted.error();
@@ -61,14 +45,14 @@ Status Server::start() {
   restored.entries = std::move(persisted).value().entries;
   restored.applied = state_machine_->applied_index();
   try {
-    core_ = std::make_unique<Core>(core_config(options_, voters), std::move(restored));
+    core_ = std::make_unique<Core>(std::move(config), std::move(restored));
   } catch (const std::invalid_argument& error) {
     return Error{ErrorCode::kInvalidArgument, error.what()};
   }
   applied_index_ = core_->log().applied();
 
   transport_->set_peers(peers.value());
-  transport_->start(options_.id, [this](pb::Message message) { enqueue(std::move(message)); });
+  transport_->start(id, [this](pb::Message message) { enqueue(std::move(message)); });
   started_ = true;
   publish_status();
   apply_thread_ = std::thread([this] { apply_loop(); });
@@ -148,7 +132,7 @@ void Server::raft_loop() {
   using Clock = std::chrono::steady_clock;
   const auto read_timeout = options_.read_timeout.count() > 0
                                 ? options_.read_timeout
-                                : 4 * options_.election_ticks * options_.tick_interval;
+                                : 4 * options_.core.election_ticks * options_.tick_interval;
   auto next_tick = Clock::now() + options_.tick_interval;
   std::vector<Input> batch;
   bool healthy = true;
@@ -209,7 +193,7 @@ bool Server::process_ready() {
     const Status saved = storage_->save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries,
                                         ready.must_sync);
     if (!saved.ok()) {
-      std::cerr << "raft node " << options_.id << ": " << saved.error().to_string() << "\n";
+      std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
       return false;
     }
   }
@@ -258,7 +242,7 @@ void Server::expire_reads(std::chrono::steady_clock::time_point now) {
 
 void Server::publish_status() {
   ServerStatus status;
-  status.id = options_.id;
+  status.id = options_.core.id;
   status.role = core_->role();
   status.term = core_->term();
   status.leader = core_->leader();

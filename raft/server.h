@@ -36,20 +36,15 @@
 namespace raft {
 
 struct ServerOptions {
-  NodeId id = kNoNode;
+  // The core's settings: core.id names this node; core.voters is filled in
+  // from Discovery at start(); a zero core.random_seed draws one from the OS.
+  CoreConfig core;
+  // The length of one tick: with the defaults (10 and 2 ticks) elections
+  // time out after 0.5-1 s and heartbeats go every 100 ms.
   std::chrono::milliseconds tick_interval{50};
-  int election_ticks = 10;  // election timeout: 10-20 ticks
-  int heartbeat_ticks = 2;
-  bool pre_vote = true;
-  bool check_quorum = true;
-  std::size_t max_inflight_appends = 64;
-  std::size_t max_entries_per_append = 512;
-  std::size_t max_bytes_per_append = 1 << 20;
   // A read whose leadership check gets no answer fails after this long;
-  // zero means two maximum election timeouts.
+  // zero means four minimum election timeouts.
   std::chrono::milliseconds read_timeout{0};
-  // Seeds the randomized election timeouts; zero draws from the OS.
-  std::uint64_t random_seed = 0;
 };
 
 // A committed proposal: where it is in the log and what the state machine

@@ -115,9 +115,9 @@ void ServerPropose(benchmark::State& state) {
   std::map<raft::NodeId, std::unique_ptr<raft::Server>> servers;
   for (raft::NodeId id = 1; id <= 5; ++id) {
     raft::ServerOptions options;
-    options.id = id;
+    options.core.id = id;
     options.tick_interval = 10ms;
-    options.random_seed = id;
+    options.core.random_seed = id;
     servers[id] = std::make_unique<raft::Server>(options, std::make_shared<raft::InMemoryStorage>(),
                                                  network->endpoint(), discovery,
                                                  std::make_shared<CountingStateMachine>());

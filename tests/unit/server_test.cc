@@ -69,11 +69,11 @@ class ServerCluster {
 
   void start(NodeId id) {
     ServerOptions options;
-    options.id = id;
+    options.core.id = id;
     options.tick_interval = 5ms;
-    options.election_ticks = 20;
-    options.heartbeat_ticks = 2;
-    options.random_seed = id;
+    options.core.election_ticks = 20;
+    options.core.heartbeat_ticks = 2;
+    options.core.random_seed = id;
     servers_[id] = std::make_unique<Server>(options, storages_[id], network_->endpoint(), discovery_, machines_[id]);
     ASSERT_TRUE(servers_[id]->start().ok());
   }

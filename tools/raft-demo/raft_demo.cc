@@ -67,9 +67,9 @@ class Demo {
 
   void start(raft::NodeId id) {
     raft::ServerOptions options;
-    options.id = id;
+    options.core.id = id;
     options.tick_interval = 10ms;
-    options.election_ticks = 15;
+    options.core.election_ticks = 15;
     servers_[id] = std::make_unique<raft::Server>(options, storages_[id], network_->endpoint(), discovery_,
                                                   machines_[id]);
     if (const raft::Status started = servers_[id]->start(); !started.ok()) {
