@@ -112,6 +112,18 @@ std::vector<pb::Message> drain_messages(Core& core) {
   return result;
 }
 
+std::unique_ptr<Core> elected_leader(CoreConfig config, RestoredState restored) {
+  auto core = std::make_unique<Core>(std::move(config), std::move(restored));
+  core->campaign();
+  drain_messages(*core);
+  for (NodeId voter : core->config().voters) {
+    if (voter != core->id()) core->step(vote_response(voter, core->id(), core->term(), true));
+  }
+  if (core->role() != Role::kLeader) throw std::logic_error("elected_leader: the core did not win");
+  drain_messages(*core);
+  return core;
+}
+
 std::vector<Term> log_terms(const Core& core) {
   std::vector<Term> terms;
   for (Index i = core.log().first_index(); i <= core.log().last_index(); ++i) {

@@ -29,6 +29,10 @@ pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index
 pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index,
                              Index conflict_index, Term conflict_term);
 
+// A core elected leader by votes from all of config.voters, with its outputs
+// drained: its no-op is sent but not yet acknowledged.
+std::unique_ptr<Core> elected_leader(CoreConfig config, RestoredState restored = {});
+
 // Everything one ready() produced, with the core advanced past it.
 struct Drained {
   Ready ready;

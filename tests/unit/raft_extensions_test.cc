@@ -21,6 +21,15 @@ void enable_pre_vote_and_check_quorum(CoreConfig& config) {
   config.check_quorum = true;
 }
 
+// Node 1 leading {1, 2}, with follower 2's acknowledgement of the no-op
+// moving it to replicate mode.
+std::unique_ptr<Core> leader_replicating_to_2(CoreConfig config) {
+  auto leader = testing::elected_leader(std::move(config));
+  leader->step(append_response(2, 1, leader->term(), leader->log().last_index()));
+  drain_messages(*leader);
+  return leader;
+}
+
 // ---------------------------------------------------------------- pre-vote --
 
 // "In the Pre-Vote algorithm, a candidate only increments its term if it
@@ -121,12 +130,8 @@ TEST(CheckQuorum, FollowerThatHeardFromLeaderRecentlyIgnoresVoteRequests) {
 // ... it sends a new round of heartbeats and waits for their
 // acknowledgments from a majority of the cluster." -- step 3.
 TEST(ReadIndex, LeaderServesAReadOnlyAfterCommittingInItsTermAndConfirmingLeadership) {
-  CoreConfig config = testing::test_config(1, {1, 2, 3});
-  Core leader(config);
-  leader.campaign();
-  drain_messages(leader);
-  leader.step(testing::vote_response(2, 1, 1, true));
-  drain_messages(leader);  // the no-op is out, not yet acknowledged
+  auto owned = testing::elected_leader(testing::test_config(1, {1, 2, 3}));
+  Core& leader = *owned;  // its no-op is out, not yet acknowledged
   leader.read_index(7);
   EXPECT_TRUE(drain(leader).ready.read_states.empty()) << "no entry of term 1 committed yet";
 
@@ -229,13 +234,8 @@ TEST(Replication, LeaderKeepsAtMostTheWindowOfAppendsInFlightPerFollower) {
   CoreConfig config = testing::test_config(1, {1, 2});
   config.max_inflight_appends = 3;
   config.max_entries_per_append = 1;
-  Core leader(config);
-  leader.campaign();
-  drain_messages(leader);
-  leader.step(testing::vote_response(2, 1, 1, true));
-  drain_messages(leader);
-  leader.step(append_response(2, 1, 1, 1));  // probe succeeds: replicate mode
-  drain_messages(leader);
+  auto owned = leader_replicating_to_2(config);
+  Core& leader = *owned;
   ASSERT_EQ(leader.followers().at(2).mode, ReplicationMode::kReplicate);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(leader.propose("x").ok());
   EXPECT_EQ(drain_messages(leader).size(), 3u);
@@ -248,13 +248,8 @@ TEST(Replication, ProposalsBetweenReadiesTravelInOneAppendBoundedByCountAndBytes
   CoreConfig config = testing::test_config(1, {1, 2});
   config.max_entries_per_append = 4;
   config.max_bytes_per_append = 1000;
-  Core leader(config);
-  leader.campaign();
-  drain_messages(leader);
-  leader.step(testing::vote_response(2, 1, 1, true));
-  drain_messages(leader);
-  leader.step(append_response(2, 1, 1, 1));
-  drain_messages(leader);
+  auto owned = leader_replicating_to_2(config);
+  Core& leader = *owned;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(leader.propose("small").ok());
   std::vector<pb::Message> messages = drain_messages(leader);
   ASSERT_EQ(messages.size(), 1u);
@@ -280,15 +275,11 @@ TEST(Replication, ProposalsBetweenReadiesTravelInOneAppendBoundedByCountAndBytes
 }
 
 TEST(Replication, RejectionSwitchesToProbeAndBacksOffPastTheConflictingTerm) {
-  CoreConfig config = testing::test_config(1, {1, 2});
   RestoredState restored;
   restored.hard_state.set_term(5);
   restored.entries = testing::entries_with_terms({1, 1, 3, 3, 3, 5, 5});
-  Core leader(config, restored);
-  leader.campaign();
-  drain_messages(leader);
-  leader.step(testing::vote_response(2, 1, 6, true));
-  drain_messages(leader);
+  auto owned = testing::elected_leader(testing::test_config(1, {1, 2}), restored);
+  Core& leader = *owned;
   // The follower holds term 4 entries from index 3 on: the leader has no term
   // 4, so it jumps straight to the follower's first term-4 index.
   leader.step(testing::append_rejection(2, 1, 6, 7, 3, 4));

@@ -42,18 +42,9 @@ RestoredState restored_at(Term term, std::vector<Term> log_terms = {}, Index com
   return restored;
 }
 
-// Makes node 1 leader of `voters` at term restored.term + 1 by handing it the
-// votes, and returns it with its outputs drained.
+// Node 1 as leader of `voters` at term restored.term + 1.
 std::unique_ptr<Core> make_leader(std::vector<NodeId> voters, RestoredState restored = {}) {
-  auto core = make_core(1, voters, std::move(restored));
-  core->campaign();
-  drain_messages(*core);
-  for (NodeId voter : voters) {
-    if (voter != 1) core->step(vote_response(voter, 1, core->term(), true));
-  }
-  EXPECT_EQ(core->role(), Role::kLeader);
-  drain_messages(*core);
-  return core;
+  return testing::elected_leader(test_config(1, std::move(voters)), std::move(restored));
 }
 
 std::vector<pb::Message> with_body(const std::vector<pb::Message>& messages,
