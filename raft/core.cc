@@ -288,6 +288,7 @@ bool Core::in_leader_lease() const {
 // --------------------------------------------------------------- messages --
 
 void Core::step(const pb::Message& message) {
+  if (message.to() != config_.id || message.from() == config_.id || message.from() == kNoNode) return;
   if (message.term() > term_) {
     if (message.has_request_vote()) {
       const pb::RequestVote& request = message.request_vote();

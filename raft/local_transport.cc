@@ -110,9 +110,14 @@ void LocalTransport::start(NodeId self, Receiver receiver) {
   network_->attach(self, std::move(receiver));
 }
 
+void LocalTransport::send(pb::Message message) {
+  if (self_.load() == kNoNode) return;
+  network_->submit(std::move(message));
+}
+
 void LocalTransport::stop() {
-  if (self_ != kNoNode) network_->detach(self_);
-  self_ = kNoNode;
+  const NodeId self = self_.exchange(kNoNode);
+  if (self != kNoNode) network_->detach(self);
 }
 
 }  // namespace raft

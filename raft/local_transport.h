@@ -4,6 +4,7 @@
 // partition messages, so tests of raft::Server see the faults Raft must
 // survive without any sockets.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -77,12 +78,12 @@ class LocalTransport final : public Transport {
 
   void start(NodeId self, Receiver receiver) override;
   void set_peers(const std::vector<Peer>&) override {}  // everyone is reachable in process
-  void send(pb::Message message) override { network_->submit(std::move(message)); }
+  void send(pb::Message message) override;
   void stop() override;
 
  private:
   std::shared_ptr<LocalNetwork> network_;
-  NodeId self_ = kNoNode;
+  std::atomic<NodeId> self_{kNoNode};  // kNoNode while not started
 };
 
 }  // namespace raft

@@ -87,7 +87,9 @@ class Server {
   // Replicates `command`; the future holds its index and the state
   // machine's result once applied here, or an error: kNotLeader (with the
   // leader's id when known), kProposalDropped if another leader overwrote
-  // it, kStopped.
+  // it, kStopped. A proposal accepted by a leader that then loses contact
+  // stays pending until its index commits here, one way or the other; wait
+  // with a deadline, and treat a timeout as "outcome unknown", not "failed".
   std::future<Result<Applied>> propose(std::string command);
 
   // A linearizable read point (§6.4): once the future holds an index, this

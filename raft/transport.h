@@ -22,7 +22,8 @@ class Transport {
   virtual void start(NodeId self, Receiver receiver) = 0;
   // Where to reach each peer (from raft::Discovery).
   virtual void set_peers(const std::vector<Peer>& peers) = 0;
-  // Sends without waiting; message.to() names the recipient.
+  // Sends without waiting; message.to() names the recipient. Before start()
+  // and after stop() messages are dropped.
   virtual void send(pb::Message message) = 0;
   // Stops delivering; when it returns, the receiver is no longer called.
   virtual void stop() = 0;

@@ -354,6 +354,16 @@ TEST(Robustness, SecondLeaderInTheSameTermIsIgnored) {
   EXPECT_EQ(testing::log_terms(network.node(1)), before);
 }
 
+TEST(Robustness, MessagesNotAddressedToThisNodeOrClaimingToComeFromItAreIgnored) {
+  Core core(testing::test_config(1, {1, 2, 3}));
+  core.step(testing::append_entries(2, 3, 5, 0, 0, {testing::entry(1, 5)}, 0));  // for node 3
+  core.step(testing::request_vote(1, 1, 5, 0, 0));                                // from itself
+  core.step(testing::request_vote(0, 1, 5, 0, 0));                                // from nobody
+  EXPECT_EQ(core.term(), 0u);
+  EXPECT_EQ(core.log().last_index(), 0u);
+  EXPECT_TRUE(drain_messages(core).empty());
+}
+
 TEST(Robustness, TimeoutNowFromANodeOtherThanTheLeaderIsIgnored) {
   CoreNetwork network(3);
   network.elect(1);
