@@ -31,7 +31,7 @@ Core::Core(CoreConfig config, RestoredState restored)
   last_hard_state_ = restored.hard_state;
   last_hard_state_.set_commit(log_.committed());
   become_follower(term_, kNoNode);
-  last_soft_state_ = SoftState{role_, leader_, term_};
+  last_soft_state_ = soft_state();
 }
 
 bool Core::is_voter(NodeId node) const {
@@ -82,23 +82,29 @@ void Core::flush_deferred_sends() {
   }
 }
 
+bool Core::term_or_vote_changed() const {
+  return term_ != last_hard_state_.term() || vote_ != last_hard_state_.vote();
+}
+
+bool Core::hard_state_changed() const {
+  return term_or_vote_changed() || log_.committed() != last_hard_state_.commit();
+}
+
+SoftState Core::soft_state() const { return SoftState{role_, leader_, term_}; }
+
 bool Core::has_ready() const {
   if (broadcast_pending_ || read_round_pending_) return true;
   if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
   if (log_.stable_index() < log_.last_index() || log_.has_entries_to_apply()) return true;
-  if (SoftState{role_, leader_, term_} != last_soft_state_) return true;
-  return term_ != last_hard_state_.term() || vote_ != last_hard_state_.vote() ||
-         log_.committed() != last_hard_state_.commit();
+  return soft_state() != last_soft_state_ || hard_state_changed();
 }
 
 Ready Core::ready() {
   assert(!ready_outstanding_ && "ready() called twice without advance()");
   flush_deferred_sends();
   Ready ready;
-  const SoftState soft{role_, leader_, term_};
-  if (soft != last_soft_state_) ready.soft_state = soft;
-  if (term_ != last_hard_state_.term() || vote_ != last_hard_state_.vote() ||
-      log_.committed() != last_hard_state_.commit()) {
+  if (soft_state() != last_soft_state_) ready.soft_state = soft_state();
+  if (hard_state_changed()) {
     pb::HardState hard;
     hard.set_term(term_);
     hard.set_vote(vote_);
@@ -107,8 +113,7 @@ Ready Core::ready() {
   }
   ready.entries = log_.unstable_entries();
   // A changed commit index alone need not be synced: it can be re-learned.
-  ready.must_sync = !ready.entries.empty() || term_ != last_hard_state_.term() ||
-                    vote_ != last_hard_state_.vote();
+  ready.must_sync = !ready.entries.empty() || term_or_vote_changed();
   ready.messages = std::move(messages_);
   ready.messages_after_persist = std::move(messages_after_persist_);
   ready.committed_entries = log_.entries_to_apply(config_.max_apply_bytes_per_ready);

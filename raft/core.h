@@ -129,6 +129,9 @@ class Core {
   bool committed_in_current_term() const;
 
   // ---- output helpers ----
+  SoftState soft_state() const;
+  bool term_or_vote_changed() const;  // since the last Ready
+  bool hard_state_changed() const;
   pb::Message message_to(NodeId to, Term term) const;
   void send(pb::Message message);
   void flush_deferred_sends();
