@@ -283,11 +283,15 @@ bool Core::quorum_recently_active() const {
   return active >= majority(config_.voters.size());
 }
 
+bool Core::heard_from_leader_recently() const {
+  return leader_ != kNoNode && election_elapsed_ < config_.election_ticks;
+}
+
 bool Core::in_leader_lease() const {
   // §4.2.3: a server that has heard from a current leader within the minimum
   // election timeout does not grant votes or update its term for a vote
   // request, so a removed or partitioned server cannot depose a healthy leader.
-  return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_ticks;
+  return config_.check_quorum && heard_from_leader_recently();
 }
 
 // --------------------------------------------------------------- messages --
@@ -358,10 +362,10 @@ void Core::handle_request_vote(const pb::Message& message) {
   const pb::RequestVote& request = message.request_vote();
   // RequestVote receiver (Figure 2): grant if votedFor is null or the
   // candidate, and the candidate's log is at least as up to date (§5.4.1).
-  // A pre-vote for a later term is granted on the log alone: granting it
-  // promises nothing.
+  // A pre-vote for a later term promises nothing, so it needs no free vote,
+  // only that no leader was heard from for an election timeout (§9.6).
   const bool can_vote = vote_ == message.from() || (vote_ == kNoNode && leader_ == kNoNode) ||
-                        (request.pre_vote() && message.term() > term_);
+                        (request.pre_vote() && message.term() > term_ && !heard_from_leader_recently());
   const bool grant = can_vote && log_.is_up_to_date(request.last_log_index(), request.last_log_term());
   pb::Message reply = message_to(message.from(), grant && request.pre_vote() ? message.term() : term_);
   auto* response = reply.mutable_request_vote_response();

@@ -107,6 +107,7 @@ class Core {
   void handle_vote_response(const pb::Message& message);
   void tick_election();
   void tick_leader();
+  bool heard_from_leader_recently() const;
   bool in_leader_lease() const;
   bool quorum_recently_active() const;
 

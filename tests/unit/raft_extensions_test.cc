@@ -66,6 +66,23 @@ TEST(PreVote, PreCandidateBecomesCandidateAfterAMajorityOfPreVotesAndWins) {
   EXPECT_EQ(network.node(2).term(), 1u) << "pre-vote itself does not spend a term";
 }
 
+TEST(PreVote, NodeThatHeardFromALeaderWithinAnElectionTimeoutRefusesPreVotes) {
+  CoreConfig config = testing::test_config(1, {1, 2, 3});
+  config.pre_vote = true;  // without check-quorum: the rule belongs to pre-vote itself
+  Core core(config);
+  core.step(testing::append_entries(2, 1, 1, 0, 0, {}, 0));
+  drain_messages(core);
+  core.step(request_vote(3, 1, 2, 0, 0, /*pre_vote=*/true));
+  std::vector<pb::Message> replies = drain_messages(core);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_FALSE(replies[0].request_vote_response().vote_granted());
+  for (int i = 0; i < config.election_ticks; ++i) core.tick();  // the leader went quiet
+  core.step(request_vote(3, 1, 2, 0, 0, /*pre_vote=*/true));
+  replies = drain_messages(core);
+  ASSERT_FALSE(replies.empty());
+  EXPECT_TRUE(replies.back().request_vote_response().vote_granted());
+}
+
 TEST(PreVote, GrantingAPreVoteChangesNeitherTermNorVote) {
   CoreConfig config = testing::test_config(1, {1, 2, 3});
   config.pre_vote = true;
