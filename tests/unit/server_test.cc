@@ -11,7 +11,9 @@
 
 #include "raft/in_memory_storage.h"
 #include "raft/local_transport.h"
+#include "raft/rocksdb_storage.h"
 #include "raft/static_discovery.h"
+#include "tests/unit/temporary_directory.h"
 
 namespace raft {
 namespace {
@@ -239,6 +241,55 @@ TEST(Server, KeepsCommittingOverALossyReorderingNetwork) {
     }
     return true;
   }));
+}
+
+TEST(Server, ThreeNodesOnRocksDbRestartFromDiskAndCarryOn) {
+  const testing::TemporaryDirectory root;
+  auto network = LocalNetwork::create();
+  auto discovery = std::make_shared<StaticDiscovery>(std::vector<Peer>{{1, "a"}, {2, "b"}, {3, "c"}});
+  std::map<NodeId, std::shared_ptr<RecordingStateMachine>> machines;
+  std::map<NodeId, std::unique_ptr<Server>> servers;
+  auto start = [&](NodeId id) {
+    auto storage = RocksDbStorage::open(root.sub(std::to_string(id)), StorageIdentity{99, id});
+    ASSERT_TRUE(storage.ok()) << storage.error().to_string();
+    ServerOptions options;
+    options.core.id = id;
+    options.core.election_ticks = 20;
+    options.core.random_seed = id;
+    options.tick_interval = 5ms;
+    if (!machines.contains(id)) machines[id] = std::make_shared<RecordingStateMachine>();
+    servers[id] = std::make_unique<Server>(options, std::shared_ptr<Storage>(std::move(storage).value()),
+                                           network->endpoint(), discovery, machines[id]);
+    ASSERT_TRUE(servers[id]->start().ok());
+  };
+  auto leader = [&] {
+    NodeId found = kNoNode;
+    EXPECT_TRUE(eventually([&] {
+      for (auto& [id, server] : servers) {
+        if (server->status().role == Role::kLeader) found = id;
+      }
+      return found != kNoNode;
+    }));
+    return found;
+  };
+  for (NodeId id : {1, 2, 3}) start(id);
+  for (const auto& result : propose_all(*servers.at(leader()), "before", 500)) ASSERT_TRUE(result.ok());
+
+  servers.clear();  // every node stops; only the disks remain
+  for (NodeId id : {1, 2, 3}) start(id);
+  const NodeId next = leader();
+  const ServerStatus status = servers.at(next)->status();
+  EXPECT_GE(status.last_log_index, 501u) << "the log came back from RocksDB";
+  EXPECT_GE(status.term, 2u) << "the term came back and moved on";
+  for (const auto& result : propose_all(*servers.at(next), "after", 500)) ASSERT_TRUE(result.ok());
+  ASSERT_TRUE(eventually([&] {
+    for (NodeId id : {1, 2, 3}) {
+      if (machines[id]->commands().size() != 1000) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(machines[1]->commands(), machines[2]->commands());
+  EXPECT_EQ(machines[1]->commands(), machines[3]->commands());
 }
 
 TEST(StaticDiscovery, ParsesPeerListsAndRejectsBadOnes) {

@@ -1,0 +1,74 @@
+#pragma once
+// raft::Storage on RocksDB: one RocksDB instance per node (its data
+// directory), with the Raft log and the node's metadata in their own column
+// families so that the state machine can keep its data in the same instance.
+//
+//   column family "raft_log":  key = index (8 bytes, big-endian, so keys sort
+//                              in log order), value = record(Entry)
+//   column family "raft_meta": "format_version", "identity", "hard_state",
+//                              each a record
+//
+// A record is a 4-byte CRC-32C of the payload followed by the payload, so a
+// garbled or truncated value is detected on load, not trusted. Every save is
+// one atomic WriteBatch (synced when asked), so a crash leaves either all of
+// it or none of it.
+//
+// At open the directory must be empty (it is then initialised) or hold this
+// node's data: another cluster's or node's directory, a newer format, or a
+// directory that is not a RocksDB database at all is refused, and load()
+// refuses a damaged log. Every such error names the directory and the fault.
+//
+// Not thread-safe: one raft::Server loop uses it.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "raft/storage.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace raft {
+
+struct StorageIdentity {
+  std::uint64_t cluster_id = 0;
+  NodeId node_id = kNoNode;
+};
+
+class RocksDbStorage final : public Storage {
+ public:
+  // The on-disk format this build writes and the newest it can read.
+  static constexpr std::uint32_t kFormatVersion = 1;
+  static constexpr const char* kLogColumnFamily = "raft_log";
+  static constexpr const char* kMetaColumnFamily = "raft_meta";
+
+  static Result<std::unique_ptr<RocksDbStorage>> open(const std::string& directory, StorageIdentity identity);
+  ~RocksDbStorage() override;
+
+  Result<PersistentState> load() override;
+  Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override;
+
+  const std::string& directory() const { return directory_; }
+
+ private:
+  RocksDbStorage(std::string directory, std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  Status check_identity(StorageIdentity identity);
+  Error fault(const std::string& what) const;
+
+  std::string directory_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // released before db_
+  rocksdb::ColumnFamilyHandle* log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  // The log's extent on disk: [first_index_, last_index_], empty when
+  // last_index_ < first_index_. Known after load().
+  Index first_index_ = 1;
+  Index last_index_ = 0;
+  bool loaded_ = false;
+};
+
+}  // namespace raft

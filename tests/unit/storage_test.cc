@@ -1,0 +1,327 @@
+// One conformance suite for every raft::Storage, run unchanged against
+// InMemoryStorage and RocksDbStorage; then what only a disk can get wrong:
+// a foreign, damaged or newer data directory must be refused with a message
+// naming the directory and the fault.
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+#include "raft/crc32c.h"
+#include "raft/in_memory_storage.h"
+#include "raft/rocksdb_storage.h"
+#include "tests/unit/temporary_directory.h"
+
+namespace raft {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::TemporaryDirectory;
+
+pb::Entry entry(Index index, Term term, std::string data = "") {
+  pb::Entry result;
+  result.set_index(index);
+  result.set_term(term);
+  result.set_data(std::move(data));
+  return result;
+}
+
+pb::HardState hard_state(Term term, NodeId vote, Index commit) {
+  pb::HardState result;
+  result.set_term(term);
+  result.set_vote(vote);
+  result.set_commit(commit);
+  return result;
+}
+
+std::vector<Term> terms_of(const PersistentState& state) {
+  std::vector<Term> terms;
+  for (const pb::Entry& e : state.entries) terms.push_back(e.term());
+  return terms;
+}
+
+TEST(Crc32c, MatchesTheStandardCheckValue) {
+  EXPECT_EQ(crc32c("123456789"), 0xe3069283U);  // the CRC-32C catalogue's check value
+  EXPECT_EQ(crc32c(""), 0u);
+}
+
+// ------------------------------------------------------------ conformance --
+
+class StorageUnderTest {
+ public:
+  virtual ~StorageUnderTest() = default;
+  virtual Storage& storage() = 0;
+  // What a restart sees: the same data through a fresh handle.
+  virtual void reopen() = 0;
+};
+
+class InMemoryUnderTest final : public StorageUnderTest {
+ public:
+  Storage& storage() override { return storage_; }
+  void reopen() override {}
+
+ private:
+  InMemoryStorage storage_;
+};
+
+class RocksDbUnderTest final : public StorageUnderTest {
+ public:
+  RocksDbUnderTest() { reopen(); }
+  Storage& storage() override { return *storage_; }
+  void reopen() override {
+    storage_.reset();
+    auto opened = RocksDbStorage::open(directory_.sub("data"), StorageIdentity{7, 1});
+    if (!opened.ok()) throw std::runtime_error(opened.error().to_string());
+    storage_ = std::move(opened).value();
+    if (!storage_->load().ok()) throw std::runtime_error("load failed");
+  }
+
+ private:
+  TemporaryDirectory directory_;
+  std::unique_ptr<RocksDbStorage> storage_;
+};
+
+using Factory = std::function<std::unique_ptr<StorageUnderTest>()>;
+
+class StorageConformance : public ::testing::TestWithParam<std::pair<const char*, Factory>> {
+ protected:
+  void SetUp() override {
+    under_test_ = GetParam().second();
+    ASSERT_TRUE(storage().load().ok());
+  }
+  Storage& storage() { return under_test_->storage(); }
+  PersistentState reload() {
+    under_test_->reopen();
+    Result<PersistentState> state = storage().load();
+    EXPECT_TRUE(state.ok()) << state.error().to_string();
+    return state.ok() ? std::move(state).value() : PersistentState{};
+  }
+
+  std::unique_ptr<StorageUnderTest> under_test_;
+};
+
+TEST_P(StorageConformance, StartsEmpty) {
+  const PersistentState state = reload();
+  EXPECT_TRUE(state.entries.empty());
+  EXPECT_EQ(state.hard_state.term(), 0u);
+  EXPECT_EQ(state.hard_state.vote(), kNoNode);
+}
+
+TEST_P(StorageConformance, KeepsHardStateAndEntriesAcrossARestart) {
+  const pb::HardState hard = hard_state(3, 2, 1);
+  ASSERT_TRUE(storage().save(&hard, {entry(1, 1, "a"), entry(2, 3, "b")}, true).ok());
+  const PersistentState state = reload();
+  EXPECT_EQ(state.hard_state.term(), 3u);
+  EXPECT_EQ(state.hard_state.vote(), 2u);
+  EXPECT_EQ(state.hard_state.commit(), 1u);
+  ASSERT_EQ(state.entries.size(), 2u);
+  EXPECT_EQ(state.entries[1].data(), "b");
+  EXPECT_EQ(state.entries[1].index(), 2u);
+}
+
+TEST_P(StorageConformance, AppendsContinueTheLog) {
+  ASSERT_TRUE(storage().save(nullptr, {entry(1, 1)}, true).ok());
+  ASSERT_TRUE(storage().save(nullptr, {entry(2, 1), entry(3, 1)}, true).ok());
+  EXPECT_EQ(terms_of(reload()), (std::vector<Term>{1, 1, 1}));
+}
+
+TEST_P(StorageConformance, EntriesReplaceTheStoredSuffixFromTheirFirstIndex) {
+  ASSERT_TRUE(storage().save(nullptr, {entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 1)}, true).ok());
+  ASSERT_TRUE(storage().save(nullptr, {entry(2, 2)}, true).ok());  // shorter: 3 and 4 go
+  EXPECT_EQ(terms_of(reload()), (std::vector<Term>{1, 2}));
+  ASSERT_TRUE(storage().save(nullptr, {entry(2, 3), entry(3, 3), entry(4, 3), entry(5, 3)}, true).ok());
+  EXPECT_EQ(terms_of(reload()), (std::vector<Term>{1, 3, 3, 3, 3}));
+}
+
+TEST_P(StorageConformance, HardStateAloneCanBeSaved) {
+  ASSERT_TRUE(storage().save(nullptr, {entry(1, 1)}, true).ok());
+  const pb::HardState hard = hard_state(4, 3, 1);
+  ASSERT_TRUE(storage().save(&hard, {}, false).ok());
+  const PersistentState state = reload();
+  EXPECT_EQ(state.hard_state.term(), 4u);
+  EXPECT_EQ(state.entries.size(), 1u);
+}
+
+TEST_P(StorageConformance, RefusesEntriesThatWouldLeaveAGap) {
+  ASSERT_TRUE(storage().save(nullptr, {entry(1, 1)}, true).ok());
+  const Status saved = storage().save(nullptr, {entry(3, 1)}, true);
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.error().code, ErrorCode::kStorage);
+  EXPECT_EQ(reload().entries.size(), 1u) << "nothing of a refused save is kept";
+}
+
+TEST_P(StorageConformance, ManyEntriesInOneSave) {
+  std::vector<pb::Entry> batch;
+  for (Index i = 1; i <= 1000; ++i) batch.push_back(entry(i, 1, std::string(256, 'x')));
+  ASSERT_TRUE(storage().save(nullptr, batch, true).ok());
+  const PersistentState state = reload();
+  ASSERT_EQ(state.entries.size(), 1000u);
+  EXPECT_EQ(state.entries.back().index(), 1000u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllStorages, StorageConformance,
+    ::testing::Values(std::make_pair("InMemory", Factory([] { return std::make_unique<InMemoryUnderTest>(); })),
+                      std::make_pair("RocksDb", Factory([] { return std::make_unique<RocksDbUnderTest>(); }))),
+    [](const auto& test_param) { return std::string(test_param.param.first); });
+
+// ----------------------------------------------- RocksDB: misuse and damage --
+
+std::unique_ptr<RocksDbStorage> open_or_fail(const std::string& directory, StorageIdentity identity) {
+  auto opened = RocksDbStorage::open(directory, identity);
+  if (!opened.ok()) {
+    ADD_FAILURE() << opened.error().to_string();
+    return nullptr;
+  }
+  return std::move(opened).value();
+}
+
+std::string refusal(const std::string& directory, StorageIdentity identity) {
+  auto opened = RocksDbStorage::open(directory, identity);
+  if (opened.ok()) {
+    Result<PersistentState> loaded = opened.value()->load();
+    if (loaded.ok()) return "";
+    return loaded.error().to_string();
+  }
+  return opened.error().to_string();
+}
+
+// Writes through RocksDB directly, as a bug, a bad disk or an operator might.
+void tamper(const std::string& directory, const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* log,
+                                                                  rocksdb::ColumnFamilyHandle* meta)>& change) {
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Options options;
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, {}},
+      {RocksDbStorage::kLogColumnFamily, {}},
+      {RocksDbStorage::kMetaColumnFamily, {}},
+  };
+  ASSERT_TRUE(rocksdb::DB::Open(options, directory, families, &handles, &db).ok());
+  change(*db, handles[1], handles[2]);
+  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  delete db;
+}
+
+std::string key_of(Index index) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, index >>= 8) key[static_cast<std::size_t>(i)] = static_cast<char>(index & 0xff);
+  return key;
+}
+
+class RocksDbDirectory : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto storage = open_or_fail(data_, kIdentity);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(storage->load().ok());
+    const pb::HardState hard = hard_state(2, 1, 2);
+    ASSERT_TRUE(storage->save(&hard, {entry(1, 1, "a"), entry(2, 2, "b"), entry(3, 2, "c")}, true).ok());
+  }
+
+  static constexpr StorageIdentity kIdentity{7, 1};
+  TemporaryDirectory directory_;
+  const std::string data_ = directory_.sub("data");
+};
+
+TEST_F(RocksDbDirectory, ReopensItsOwnData) { EXPECT_EQ(refusal(data_, kIdentity), ""); }
+
+TEST_F(RocksDbDirectory, RefusesAnotherClustersDirectory) {
+  const std::string message = refusal(data_, StorageIdentity{8, 1});
+  EXPECT_NE(message.find(data_), std::string::npos) << message;
+  EXPECT_NE(message.find("belongs to cluster 7, not cluster 8"), std::string::npos) << message;
+}
+
+TEST_F(RocksDbDirectory, RefusesAnotherNodesDirectory) {
+  const std::string message = refusal(data_, StorageIdentity{7, 2});
+  EXPECT_NE(message.find("belongs to node 1, not node 2"), std::string::npos) << message;
+}
+
+TEST_F(RocksDbDirectory, RefusesANewerFormatVersion) {
+  tamper(data_, [](rocksdb::DB& db, auto*, rocksdb::ColumnFamilyHandle* meta) {
+    // A valid record (checksum and all) holding version 2.
+    const std::string payload("\0\0\0\2", 4);
+    const std::uint32_t crc = crc32c(payload);
+    std::string value(4, '\0');
+    for (int i = 0; i < 4; ++i) value[static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+    ASSERT_TRUE(db.Put({}, meta, "format_version", value + payload).ok());
+  });
+  const std::string message = refusal(data_, kIdentity);
+  EXPECT_NE(message.find("format version 2; this build reads up to 1"), std::string::npos) << message;
+}
+
+TEST_F(RocksDbDirectory, RefusesAGarbledLogRecord) {
+  tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
+    std::string value;
+    ASSERT_TRUE(db.Get({}, log, key_of(2), &value).ok());
+    value.back() ^= 0x40;  // one flipped bit in the payload
+    ASSERT_TRUE(db.Put({}, log, key_of(2), value).ok());
+  });
+  const std::string message = refusal(data_, kIdentity);
+  EXPECT_NE(message.find(data_), std::string::npos) << message;
+  EXPECT_NE(message.find("log record at index 2 is corrupt"), std::string::npos) << message;
+}
+
+TEST_F(RocksDbDirectory, RefusesATruncatedLogRecord) {
+  tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
+    std::string value;
+    ASSERT_TRUE(db.Get({}, log, key_of(3), &value).ok());
+    ASSERT_TRUE(db.Put({}, log, key_of(3), value.substr(0, 3)).ok());
+  });
+  EXPECT_NE(refusal(data_, kIdentity).find("log record at index 3 is corrupt"), std::string::npos);
+}
+
+TEST_F(RocksDbDirectory, RefusesALogWithAGap) {
+  tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
+    ASSERT_TRUE(db.Delete({}, log, key_of(2)).ok());
+  });
+  EXPECT_NE(refusal(data_, kIdentity).find("log has a gap: index 2 is missing"), std::string::npos);
+}
+
+TEST_F(RocksDbDirectory, RefusesAGarbledHardState) {
+  tamper(data_, [](rocksdb::DB& db, auto*, rocksdb::ColumnFamilyHandle* meta) {
+    ASSERT_TRUE(db.Put({}, meta, "hard_state", "garbage!").ok());
+  });
+  EXPECT_NE(refusal(data_, kIdentity).find("hard state record is corrupt"), std::string::npos);
+}
+
+TEST(RocksDbStorageOpen, RefusesADirectoryThatIsNotARaftkvDatabase) {
+  TemporaryDirectory directory;
+  const std::string data = directory.sub("data");
+  fs::create_directories(data);
+  { std::ofstream(data + "/notes.txt") << "someone's files"; }
+  const std::string message = refusal(data, StorageIdentity{7, 1});
+  EXPECT_NE(message.find("holds no RocksDB database"), std::string::npos) << message;
+  EXPECT_TRUE(fs::exists(data + "/notes.txt")) << "nothing of someone else's is touched";
+}
+
+TEST(RocksDbStorageOpen, CreatesMissingParentDirectories) {
+  TemporaryDirectory directory;
+  const std::string data = directory.sub("var/lib/raftkv/node-1");
+  auto storage = open_or_fail(data, StorageIdentity{7, 1});
+  ASSERT_NE(storage, nullptr);
+  EXPECT_TRUE(storage->load().ok());
+}
+
+TEST(RocksDbStorageOpen, SaysWhyADirectoryCannotBeCreated) {
+  TemporaryDirectory directory;
+  { std::ofstream(directory.sub("file")) << "x"; }
+  const std::string message = refusal(directory.sub("file/data"), StorageIdentity{7, 1});
+  EXPECT_NE(message.find("cannot be created"), std::string::npos) << message;
+}
+
+TEST(RocksDbStorageOpen, RefusesAFileInPlaceOfTheDirectory) {
+  TemporaryDirectory directory;
+  const std::string data = directory.sub("data");
+  { std::ofstream(data) << "a file"; }
+  EXPECT_NE(refusal(data, StorageIdentity{7, 1}).find("is not a directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace raft
