@@ -1,0 +1,42 @@
+// The child of the storage crash test: opens a RocksDbStorage, then saves the
+// CrashWorkload's saves (synced) one after another, printing "synced K" after
+// the K-th save returns, until it is killed.
+//
+//   storage_crash_child DIRECTORY SEED
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "raft/rocksdb_storage.h"
+#include "tests/integration/crash_workload.h"
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: storage_crash_child DIRECTORY SEED\n");
+    return 2;
+  }
+  auto storage = raft::RocksDbStorage::open(argv[1], raft::StorageIdentity{1, 1});
+  if (!storage.ok()) {
+    std::fprintf(stderr, "%s\n", storage.error().to_string().c_str());
+    return 1;
+  }
+  auto loaded = storage.value()->load();
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
+    return 1;
+  }
+  raft::testing::CrashWorkload workload(std::move(loaded).value(), std::strtoull(argv[2], nullptr, 10));
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (unsigned long long k = 1;; ++k) {
+    const raft::testing::Save save = workload.next();
+    const raft::Status saved = storage.value()->save(&save.hard_state, save.entries, /*sync=*/true);
+    if (!saved.ok()) {
+      std::fprintf(stderr, "%s\n", saved.error().to_string().c_str());
+      return 1;
+    }
+    workload.apply(save);
+    std::printf("synced %llu\n", k);
+    std::fflush(stdout);
+  }
+}
