@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <functional>
 #include <thread>
 
@@ -290,6 +291,76 @@ TEST(Server, ThreeNodesOnRocksDbRestartFromDiskAndCarryOn) {
   }));
   EXPECT_EQ(machines[1]->commands(), machines[2]->commands());
   EXPECT_EQ(machines[1]->commands(), machines[3]->commands());
+}
+
+// Wraps a storage so a test can hold a save open and see what each save held.
+class GatedStorage final : public Storage {
+ public:
+  Result<PersistentState> load() override { return inner_.load(); }
+  Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override {
+    std::unique_lock lock(mutex_);
+    if (hold_next_ && !entries.empty()) {
+      hold_next_ = false;
+      held_ = true;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return !held_; });
+    }
+    if (!entries.empty()) synced_batches_.push_back(sync ? entries.size() : 0);
+    return inner_.save(hard_state, entries, sync);
+  }
+  void hold_next_save() {
+    std::lock_guard lock(mutex_);
+    hold_next_ = true;
+  }
+  void wait_until_held() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  std::vector<std::size_t> synced_batches() {
+    std::lock_guard lock(mutex_);
+    return synced_batches_;
+  }
+
+ private:
+  InMemoryStorage inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hold_next_ = false;
+  bool held_ = false;
+  std::vector<std::size_t> synced_batches_;  // entries per save with entries; 0 if unsynced
+};
+
+TEST(Server, ProposalsArrivingDuringASyncShareTheNextOne) {
+  auto storage = std::make_shared<GatedStorage>();
+  auto network = LocalNetwork::create();
+  ServerOptions options;
+  options.core.id = 1;
+  options.tick_interval = 5ms;
+  Server server(options, storage, network->endpoint(),
+                std::make_shared<StaticDiscovery>(std::vector<Peer>{{1, "a"}}),
+                std::make_shared<RecordingStateMachine>());
+  ASSERT_TRUE(server.start().ok());
+  ASSERT_TRUE(eventually([&] { return server.status().role == Role::kLeader; }));
+  ASSERT_TRUE(server.propose("warm-up").get().ok());
+
+  storage->hold_next_save();
+  auto first = server.propose("first");
+  storage->wait_until_held();  // the loop is inside the sync of "first"
+  std::vector<std::future<Result<Applied>>> queued;
+  for (int i = 0; i < 999; ++i) queued.push_back(server.propose("queued" + std::to_string(i)));
+  storage->release();
+
+  ASSERT_TRUE(first.get().ok());
+  for (auto& future : queued) ASSERT_TRUE(future.get().ok());
+  const std::vector<std::size_t> batches = storage->synced_batches();
+  ASSERT_GE(batches.size(), 2u);
+  EXPECT_EQ(batches[batches.size() - 2], 1u) << "the held save carried only \"first\"";
+  EXPECT_EQ(batches.back(), 999u) << "all 999 proposals made during that sync share one synced save";
 }
 
 TEST(StaticDiscovery, ParsesPeerListsAndRejectsBadOnes) {
