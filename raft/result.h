@@ -16,7 +16,7 @@ enum class ErrorCode {
   kLeadershipTransfer,    // the leader is handing over and refuses new work
   kProposalDropped,       // the entry was overwritten by another leader's
   kTimeout,               // no answer in time; the outcome may still happen
-  kStopped,               // the server is shutting down
+  kStopped,               // the server is shutting down; the outcome is unknown
   kInvalidArgument,
   kStorage,               // the disk failed; the node cannot go on safely
 };

@@ -15,6 +15,8 @@ Error stopped_error() { return Error{ErrorCode::kStopped, "the server is stoppin
 Server::Server(ServerOptions options, std::shared_ptr<Storage> storage, std::shared_ptr<Transport> transport,
                std::shared_ptr<Discovery> discovery, std::shared_ptr<StateMachine> state_machine)
     : options_(options),
+      read_timeout_(options.read_timeout.count() > 0 ? options.read_timeout
+                                                      : 4 * options.core.election_ticks * options.tick_interval),
       storage_(std::move(storage)),
       transport_(std::move(transport)),
       discovery_(std::move(discovery)),
@@ -130,9 +132,6 @@ ServerStatus Server::status() const {
 
 void Server::raft_loop() {
   using Clock = std::chrono::steady_clock;
-  const auto read_timeout = options_.read_timeout.count() > 0
-                                ? options_.read_timeout
-                                : 4 * options_.core.election_ticks * options_.tick_interval;
   auto next_tick = Clock::now() + options_.tick_interval;
   std::vector<Input> batch;
   bool healthy = true;
@@ -143,23 +142,17 @@ void Server::raft_loop() {
       if (stopping_) break;
       batch.swap(inbox_);
     }
-    for (Input& input : batch) {
-      if (auto* read = std::get_if<ReadRequest>(&input)) {
-        const std::uint64_t id = next_read_id_++;
-        pending_reads_.emplace(id, PendingRead{Clock::now() + read_timeout, std::move(read->promise)});
-        core_->read_index(id);
-      } else {
-        handle(input);
-      }
-    }
+    for (Input& input : batch) handle(input);
     batch.clear();
 
     const auto now = Clock::now();
     if (now >= next_tick) {
       core_->tick();
-      // After a stall (a slow disk, a paused process) tick once, not in a
-      // burst: a burst would fire election timeouts all at once.
-      next_tick = std::max(next_tick + options_.tick_interval, now);
+      // After a stall (a slow disk, a paused process) tick once and resume
+      // the schedule from now: replaying the missed ticks in a burst would
+      // fire election timeouts all at once.
+      next_tick += options_.tick_interval;
+      if (next_tick <= now) next_tick = now + options_.tick_interval;
       expire_reads(now);
     }
     while (healthy && core_->has_ready()) healthy = process_ready();
@@ -180,6 +173,10 @@ void Server::handle(Input& input) {
       pending_proposals_.emplace(ticket.value().index,
                                  PendingProposal{ticket.value().term, std::move(propose->promise)});
     }
+  } else if (auto* read = std::get_if<ReadRequest>(&input)) {
+    const std::uint64_t id = next_read_id_++;
+    pending_reads_.emplace(id, PendingRead{std::chrono::steady_clock::now() + read_timeout_, std::move(read->promise)});
+    core_->read_index(id);
   } else if (auto* transfer = std::get_if<TransferRequest>(&input)) {
     transfer->promise.set_value(core_->transfer_leadership(transfer->target));
   }

@@ -145,6 +145,7 @@ class Server {
   void apply_loop();
 
   const ServerOptions options_;
+  const std::chrono::milliseconds read_timeout_;
   const std::shared_ptr<Storage> storage_;
   const std::shared_ptr<Transport> transport_;
   const std::shared_ptr<Discovery> discovery_;
