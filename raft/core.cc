@@ -53,9 +53,9 @@ void Core::send(pb::Message message) {
   // durable before it became leader, so it may leave before the leader's own
   // disk write completes (dissertation §10.2.1). Everything else -- votes,
   // vote requests, acknowledgements -- promises durable state and must wait.
-  const bool leader_traffic = role_ == Role::kLeader &&
-                              (message.has_append_entries() || message.has_install_snapshot() ||
-                               message.has_timeout_now() || message.has_read_index_response());
+  const bool leader_traffic =
+      role_ == Role::kLeader && (message.has_append_entries() || message.has_install_snapshot() ||
+                                 message.has_timeout_now() || message.has_read_index_response());
   (leader_traffic ? messages_ : messages_after_persist_).push_back(std::move(message));
 }
 
@@ -90,7 +90,9 @@ bool Core::hard_state_changed() const {
   return term_or_vote_changed() || log_.committed() != last_hard_state_.commit();
 }
 
-SoftState Core::soft_state() const { return SoftState{role_, leader_, term_}; }
+SoftState Core::soft_state() const {
+  return SoftState{role_, leader_, term_};
+}
 
 bool Core::has_ready() const {
   if (broadcast_pending_ || read_round_pending_) return true;
@@ -144,9 +146,9 @@ void Core::advance(const Ready& ready) {
 void Core::reset_election_timer() {
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
-  randomized_election_timeout_ = static_cast<int>(
-      random_.uniform(static_cast<std::uint64_t>(config_.election_ticks),
-                      2 * static_cast<std::uint64_t>(config_.election_ticks)));
+  randomized_election_timeout_ =
+      static_cast<int>(random_.uniform(static_cast<std::uint64_t>(config_.election_ticks),
+                                       2 * static_cast<std::uint64_t>(config_.election_ticks)));
 }
 
 void Core::become_follower(Term term, NodeId leader) {
@@ -313,8 +315,8 @@ void Core::step(const pb::Message& message) {
       // Rules for all servers (Figure 2, §5.1): if a request or response
       // contains term T > currentTerm, set currentTerm = T and convert to
       // follower. A message that only a leader sends also names the leader.
-      const bool from_leader = message.has_append_entries() || message.has_install_snapshot() ||
-                               message.has_timeout_now();
+      const bool from_leader =
+          message.has_append_entries() || message.has_install_snapshot() || message.has_timeout_now();
       become_follower(message.term(), from_leader ? message.from() : kNoNode);
     }
   } else if (message.term() < term_) {

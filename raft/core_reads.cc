@@ -28,7 +28,9 @@ void Core::read_index(std::uint64_t request_id) {
   }
 }
 
-bool Core::committed_in_current_term() const { return log_.term_at(log_.committed()) == term_; }
+bool Core::committed_in_current_term() const {
+  return log_.term_at(log_.committed()) == term_;
+}
 
 void Core::handle_read_request(std::uint64_t request_id, NodeId requester) {
   PendingRead read{request_id, requester, 0, 0};

@@ -11,8 +11,7 @@ namespace raft {
 
 Result<ProposalTicket> Core::propose(std::string command) {
   if (role_ != Role::kLeader) {
-    return Error{ErrorCode::kNotLeader, "node " + std::to_string(config_.id) + " is not the leader",
-                 leader_};
+    return Error{ErrorCode::kNotLeader, "node " + std::to_string(config_.id) + " is not the leader", leader_};
   }
   if (transfer_target_ != kNoNode) {
     // §3.10: during a transfer the leader stops accepting new commands, so

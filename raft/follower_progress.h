@@ -44,9 +44,7 @@ struct FollowerProgress {
   // Highest ReadIndex round (§6.4) the follower has acknowledged.
   std::uint64_t acked_read_round = 0;
 
-  bool paused() const {
-    return mode == ReplicationMode::kProbe ? probe_sent : window.full();
-  }
+  bool paused() const { return mode == ReplicationMode::kProbe ? probe_sent : window.full(); }
 
   void become_probe() {
     mode = ReplicationMode::kProbe;

@@ -17,7 +17,9 @@ LocalNetwork::~LocalNetwork() {
   thread_.join();
 }
 
-std::shared_ptr<Transport> LocalNetwork::endpoint() { return std::make_shared<LocalTransport>(shared_from_this()); }
+std::shared_ptr<Transport> LocalNetwork::endpoint() {
+  return std::make_shared<LocalTransport>(shared_from_this());
+}
 
 void LocalNetwork::set_delay(std::chrono::microseconds min, std::chrono::microseconds max) {
   std::lock_guard lock(mutex_);

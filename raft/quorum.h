@@ -10,7 +10,9 @@
 
 namespace raft {
 
-inline std::size_t majority(std::size_t voters) { return voters / 2 + 1; }
+inline std::size_t majority(std::size_t voters) {
+  return voters / 2 + 1;
+}
 
 // The highest index that a majority of voters hold: with the match indices
 // sorted from high to low, the one at position voters/2.

@@ -6,8 +6,8 @@
 
 namespace raft {
 
-RaftLog::RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries,
-                 Index committed, Index applied)
+RaftLog::RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries, Index committed,
+                 Index applied)
     : snapshot_index_(snapshot_index), snapshot_term_(snapshot_term), entries_(std::move(entries)) {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].index() != snapshot_index_ + 1 + i) {
@@ -23,7 +23,9 @@ RaftLog::RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry
   committed_ = std::max(committed_, applied_);
 }
 
-Term RaftLog::last_term() const { return entries_.empty() ? snapshot_term_ : entries_.back().term(); }
+Term RaftLog::last_term() const {
+  return entries_.empty() ? snapshot_term_ : entries_.back().term();
+}
 
 std::optional<Term> RaftLog::term_at(Index index) const {
   if (index == snapshot_index_) return snapshot_term_;
@@ -31,7 +33,9 @@ std::optional<Term> RaftLog::term_at(Index index) const {
   return entries_[index - snapshot_index_ - 1].term();
 }
 
-bool RaftLog::matches(Index index, Term term) const { return term_at(index) == term; }
+bool RaftLog::matches(Index index, Term term) const {
+  return term_at(index) == term;
+}
 
 const pb::Entry& RaftLog::at(Index index) const {
   assert(index > snapshot_index_ && index <= last_index());
@@ -77,8 +81,7 @@ std::optional<Index> RaftLog::last_index_of_term(Term term) const {
   return std::nullopt;
 }
 
-std::vector<pb::Entry> RaftLog::slice(Index from, std::size_t max_entries,
-                                      std::size_t max_bytes) const {
+std::vector<pb::Entry> RaftLog::slice(Index from, std::size_t max_entries, std::size_t max_bytes) const {
   std::vector<pb::Entry> result;
   std::size_t bytes = 0;
   for (Index index = from; index <= last_index() && result.size() < max_entries; ++index) {

@@ -22,8 +22,8 @@ class RaftLog {
  public:
   RaftLog() = default;
   // A log restored from storage: everything given is already stable.
-  RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries,
-          Index committed, Index applied);
+  RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries, Index committed,
+          Index applied);
 
   Index first_index() const { return snapshot_index_ + 1; }
   Index last_index() const { return snapshot_index_ + entries_.size(); }

@@ -23,9 +23,7 @@ class DeterministicRandom {
   std::uint64_t uniform(std::uint64_t low, std::uint64_t high) { return low + next() % (high - low); }
 
   // True with the given probability in [0, 1].
-  bool chance(double probability) {
-    return static_cast<double>(next() >> 11) * 0x1.0p-53 < probability;
-  }
+  bool chance(double probability) { return static_cast<double>(next() >> 11) * 0x1.0p-53 < probability; }
 
  private:
   std::uint64_t state_;

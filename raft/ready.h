@@ -34,7 +34,7 @@ struct SoftState {
 };
 
 struct Ready {
-  std::optional<SoftState> soft_state;  // set when role, leader or term changed
+  std::optional<SoftState> soft_state;      // set when role, leader or term changed
   std::optional<pb::HardState> hard_state;  // set when it changed
   std::vector<pb::Entry> entries;
   bool must_sync = false;

@@ -12,13 +12,13 @@
 namespace raft {
 
 enum class ErrorCode {
-  kNotLeader,             // leader_hint names the leader when it is known
-  kLeadershipTransfer,    // the leader is handing over and refuses new work
-  kProposalDropped,       // the entry was overwritten by another leader's
-  kTimeout,               // no answer in time; the outcome may still happen
-  kStopped,               // the server is shutting down; the outcome is unknown
+  kNotLeader,           // leader_hint names the leader when it is known
+  kLeadershipTransfer,  // the leader is handing over and refuses new work
+  kProposalDropped,     // the entry was overwritten by another leader's
+  kTimeout,             // no answer in time; the outcome may still happen
+  kStopped,             // the server is shutting down; the outcome is unknown
   kInvalidArgument,
-  kStorage,               // the disk failed; the node cannot go on safely
+  kStorage,  // the disk failed; the node cannot go on safely
 };
 
 std::string_view to_string(ErrorCode code);
@@ -34,7 +34,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : state_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(state_); }

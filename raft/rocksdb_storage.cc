@@ -47,7 +47,8 @@ std::string record(const std::string& payload) {
 std::optional<std::string_view> open_record(const rocksdb::Slice& value) {
   if (value.size() < 4) return std::nullopt;
   std::uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i) stored |= static_cast<std::uint32_t>(static_cast<unsigned char>(value[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    stored |= static_cast<std::uint32_t>(static_cast<unsigned char>(value[i])) << (8 * i);
   const std::string_view payload(value.data() + 4, value.size() - 4);
   if (crc32c(payload) != stored) return std::nullopt;
   return payload;
@@ -69,7 +70,7 @@ Error RocksDbStorage::fault(const std::string& what) const {
 }
 
 Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& directory,
-                                                              StorageIdentity identity) {
+                                                             StorageIdentity identity) {
   auto refuse = [&](const std::string& what) {
     return Error{ErrorCode::kStorage, "data directory " + directory + ": " + what};
   };
@@ -153,7 +154,8 @@ Status RocksDbStorage::check_identity(StorageIdentity identity) {
   if (!read.ok()) return fault("identity record is missing: " + read.ToString());
   const std::optional<std::string_view> identity_payload = open_record(identity_value);
   pb::StorageIdentity stamp;
-  if (!identity_payload || !stamp.ParseFromArray(identity_payload->data(), static_cast<int>(identity_payload->size()))) {
+  if (!identity_payload ||
+      !stamp.ParseFromArray(identity_payload->data(), static_cast<int>(identity_payload->size()))) {
     return fault("identity record is corrupt");
   }
   if (stamp.cluster_id() != identity.cluster_id) {
@@ -186,7 +188,8 @@ Result<PersistentState> RocksDbStorage::load() {
   Index expected = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::optional<Index> index = index_of_key(it->key());
-    if (!index) return fault("log holds a key of " + std::to_string(it->key().size()) + " bytes, not an index");
+    if (!index)
+      return fault("log holds a key of " + std::to_string(it->key().size()) + " bytes, not an index");
     if (expected != 0 && *index != expected) {
       return fault("log has a gap: index " + std::to_string(expected) + " is missing before " +
                    std::to_string(*index));
@@ -218,7 +221,8 @@ Result<PersistentState> RocksDbStorage::load() {
   return state;
 }
 
-Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) {
+Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries,
+                            bool sync) {
   if (!loaded_) return Error{ErrorCode::kStorage, "RocksDbStorage::save before load"};
   rocksdb::WriteBatch batch;
   Index last = last_index_;
@@ -231,7 +235,8 @@ Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<p
     // Replace the stored suffix: drop what the new entries overwrite or
     // leave behind, in the same atomic batch as the new entries.
     if (first <= last_index_) batch.DeleteRange(log_, log_key(first), log_key(last_index_ + 1));
-    for (const pb::Entry& entry : entries) batch.Put(log_, log_key(entry.index()), record(entry.SerializeAsString()));
+    for (const pb::Entry& entry : entries)
+      batch.Put(log_, log_key(entry.index()), record(entry.SerializeAsString()));
     last = entries.back().index();
   }
   if (hard_state != nullptr) batch.Put(meta_, kHardStateKey, record(hard_state->SerializeAsString()));

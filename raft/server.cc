@@ -8,21 +8,26 @@ namespace raft {
 
 namespace {
 
-Error stopped_error() { return Error{ErrorCode::kStopped, "the server is stopping"}; }
+Error stopped_error() {
+  return Error{ErrorCode::kStopped, "the server is stopping"};
+}
 
 }  // namespace
 
 Server::Server(ServerOptions options, std::shared_ptr<Storage> storage, std::shared_ptr<Transport> transport,
                std::shared_ptr<Discovery> discovery, std::shared_ptr<StateMachine> state_machine)
     : options_(options),
-      read_timeout_(options.read_timeout.count() > 0 ? options.read_timeout
-                                                      : 4 * options.core.election_ticks * options.tick_interval),
+      read_timeout_(options.read_timeout.count() > 0
+                        ? options.read_timeout
+                        : 4 * options.core.election_ticks * options.tick_interval),
       storage_(std::move(storage)),
       transport_(std::move(transport)),
       discovery_(std::move(discovery)),
       state_machine_(std::move(state_machine)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Status Server::start() {
   std::lock_guard lifecycle(lifecycle_mutex_);
@@ -36,7 +41,8 @@ Status Server::start() {
   config.voters.clear();
   for (const Peer& peer : peers.value()) config.voters.push_back(peer.id);
   if (std::find(config.voters.begin(), config.voters.end(), id) == config.voters.end()) {
-    return Error{ErrorCode::kInvalidArgument, "node " + std::to_string(id) + " is not among the discovered members"};
+    return Error{ErrorCode::kInvalidArgument,
+                 "node " + std::to_string(id) + " is not among the discovered members"};
   }
   if (config.random_seed == 0) config.random_seed = std::random_device{}();
 
@@ -158,8 +164,9 @@ void Server::raft_loop() {
     while (healthy && core_->has_ready()) healthy = process_ready();
     publish_status();
   }
-  fail_everything(healthy ? stopped_error()
-                          : Error{ErrorCode::kStorage, "storage failed; the node stopped to protect its data"});
+  fail_everything(healthy
+                      ? stopped_error()
+                      : Error{ErrorCode::kStorage, "storage failed; the node stopped to protect its data"});
 }
 
 void Server::handle(Input& input) {
@@ -175,7 +182,8 @@ void Server::handle(Input& input) {
     }
   } else if (auto* read = std::get_if<ReadRequest>(&input)) {
     const std::uint64_t id = next_read_id_++;
-    pending_reads_.emplace(id, PendingRead{std::chrono::steady_clock::now() + read_timeout_, std::move(read->promise)});
+    pending_reads_.emplace(
+        id, PendingRead{std::chrono::steady_clock::now() + read_timeout_, std::move(read->promise)});
     core_->read_index(id);
   } else if (auto* transfer = std::get_if<TransferRequest>(&input)) {
     transfer->promise.set_value(core_->transfer_leadership(transfer->target));
@@ -187,8 +195,8 @@ bool Server::process_ready() {
   // §10.2.1: the leader's AppendEntries go out before its own disk write.
   for (pb::Message& message : ready.messages) transport_->send(std::move(message));
   if (ready.hard_state || !ready.entries.empty()) {
-    const Status saved = storage_->save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries,
-                                        ready.must_sync);
+    const Status saved =
+        storage_->save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries, ready.must_sync);
     if (!saved.ok()) {
       std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
       return false;
@@ -229,7 +237,8 @@ bool Server::process_ready() {
 void Server::expire_reads(std::chrono::steady_clock::time_point now) {
   for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
     if (it->second.deadline <= now) {
-      it->second.promise.set_value(Error{ErrorCode::kTimeout, "no leader confirmed the read in time", core_->leader()});
+      it->second.promise.set_value(
+          Error{ErrorCode::kTimeout, "no leader confirmed the read in time", core_->leader()});
       it = pending_reads_.erase(it);
     } else {
       ++it;
@@ -247,7 +256,8 @@ void Server::publish_status() {
   status.last_log_index = core_->log().last_index();
   status.running = true;
   for (const auto& [peer, progress] : core_->followers()) {
-    status.followers.push_back(FollowerStatus{peer, progress.match_index, progress.next_index, progress.mode});
+    status.followers.push_back(
+        FollowerStatus{peer, progress.match_index, progress.next_index, progress.mode});
   }
   std::lock_guard lock(status_mutex_);
   status_ = std::move(status);

@@ -21,7 +21,8 @@ Result<std::vector<Peer>> StaticDiscovery::parse(std::string_view text) {
     const std::string_view id_text = item.substr(0, equals);
     const auto [end, error] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
     if (error != std::errc{} || end != id_text.data() + id_text.size() || id == kNoNode) {
-      return Error{ErrorCode::kInvalidArgument, "peer id \"" + std::string(id_text) + "\" is not a positive integer"};
+      return Error{ErrorCode::kInvalidArgument,
+                   "peer id \"" + std::string(id_text) + "\" is not a positive integer"};
     }
     const std::string_view address = item.substr(equals + 1);
     if (address.rfind(':') == std::string_view::npos) {

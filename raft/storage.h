@@ -24,8 +24,7 @@ class Storage {
   // Atomically stores `hard_state` (when not null) and replaces the stored
   // log from entries.front().index() on with `entries`. With `sync`, the
   // data is durable when this returns: Raft acknowledges it to others.
-  virtual Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries,
-                      bool sync) = 0;
+  virtual Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) = 0;
 };
 
 }  // namespace raft

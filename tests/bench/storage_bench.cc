@@ -54,7 +54,8 @@ void RawWriteFdatasync(benchmark::State& state) {
   }
   const std::string buffer(batch * kEntryBytes, 'x');
   for (auto _ : state) {
-    if (::write(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) || ::fdatasync(fd) != 0) {
+    if (::write(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) ||
+        ::fdatasync(fd) != 0) {
       state.SkipWithError("write or fdatasync failed");
       break;
     }

@@ -52,7 +52,8 @@ class ChildProcess {
         buffer_.erase(0, newline + 1);
         return line;
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() < 0) return std::nullopt;
       pollfd readable{out_, POLLIN, 0};
       if (poll(&readable, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;

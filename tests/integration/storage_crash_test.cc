@@ -55,9 +55,11 @@ TEST(StorageCrash, SyncedSavesSurviveSigkillAtRandomMomentsAndNothingHalfWritten
     {
       testing::ChildProcess child({STORAGE_CRASH_CHILD, data, std::to_string(seed)});
       ASSERT_EQ(child.read_line(10s), "ready") << "the child did not start";
-      const auto kill_at = std::chrono::steady_clock::now() + std::chrono::microseconds(random.uniform(0, 40000));
+      const auto kill_at =
+          std::chrono::steady_clock::now() + std::chrono::microseconds(random.uniform(0, 40000));
       while (std::chrono::steady_clock::now() < kill_at) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - std::chrono::steady_clock::now());
         if (auto line = child.read_line(std::max(left, 1ms))) {
           ASSERT_EQ(line->rfind("synced ", 0), 0u) << *line;
           reported = std::stoull(line->substr(7));
@@ -91,10 +93,11 @@ TEST(StorageCrash, SyncedSavesSurviveSigkillAtRandomMomentsAndNothingHalfWritten
     saves_confirmed += reported;
     kills_mid_save += in_flight_state && !reported_state ? 1 : 0;
   }
-  std::printf("%d rounds: %llu synced saves confirmed, %d kills landed after a sync but before its report, "
-              "final log %zu entries at term %llu\n",
-              rounds, static_cast<unsigned long long>(saves_confirmed), kills_mid_save, durable.entries.size(),
-              static_cast<unsigned long long>(durable.hard_state.term()));
+  std::printf(
+      "%d rounds: %llu synced saves confirmed, %d kills landed after a sync but before its report, "
+      "final log %zu entries at term %llu\n",
+      rounds, static_cast<unsigned long long>(saves_confirmed), kills_mid_save, durable.entries.size(),
+      static_cast<unsigned long long>(durable.hard_state.term()));
 }
 
 }  // namespace

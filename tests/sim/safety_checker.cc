@@ -20,7 +20,8 @@ void SafetyChecker::on_entries_written(const Core& core, const std::vector<pb::E
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const pb::Entry& entry = entries[i];
     const Term previous = i == 0 ? core.log().term_at(entry.index() - 1).value_or(0) : entries[i - 1].term();
-    auto [it, inserted] = written_.try_emplace({entry.index(), entry.term()}, EntryIdentity{previous, entry.data()});
+    auto [it, inserted] =
+        written_.try_emplace({entry.index(), entry.term()}, EntryIdentity{previous, entry.data()});
     if (!inserted && (it->second.previous_term != previous || it->second.data != entry.data())) {
       fail("Log Matching: node " + std::to_string(core.id()) + " wrote a different entry at index " +
            std::to_string(entry.index()) + " term " + std::to_string(entry.term()));
@@ -98,8 +99,8 @@ void SafetyChecker::on_applied(NodeId node, const pb::Entry& entry, Index expect
 void SafetyChecker::on_hard_state_persisted(NodeId node, const pb::HardState& before,
                                             const pb::HardState& after) {
   if (after.term() < before.term()) {
-    fail("node " + std::to_string(node) + " persisted term " + std::to_string(after.term()) +
-         " after term " + std::to_string(before.term()));
+    fail("node " + std::to_string(node) + " persisted term " + std::to_string(after.term()) + " after term " +
+         std::to_string(before.term()));
   } else if (after.term() == before.term() && before.vote() != kNoNode && after.vote() != before.vote()) {
     fail("node " + std::to_string(node) + " changed its vote in term " + std::to_string(after.term()));
   }

@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
   }
 
   const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   std::uint64_t runs = 0, steps = 0, crashes = 0, partitions = 0, committed = 0, reads = 0;
   std::uint64_t slowest_liveness = 0;
   double next_progress = 60;
@@ -81,13 +83,13 @@ int main(int argc, char** argv) {
     if (soak_seconds > 0 && elapsed() >= soak_seconds) break;
     if (soak_seconds > 0 && elapsed() >= next_progress) {
       next_progress += 60;
-      std::cout << "... " << runs << " seeds passed (" << static_cast<int>(elapsed()) << " s)\n" << std::flush;
+      std::cout << "... " << runs << " seeds passed (" << static_cast<int>(elapsed()) << " s)\n"
+                << std::flush;
     }
   }
   std::cout << "raft_sim: " << runs << " seeds passed (" << first << ".." << first + runs - 1 << ") in "
             << elapsed() << " s: " << steps << " steps, " << crashes << " crashes, " << partitions
             << " partitions, " << committed << " committed entries, " << reads
-            << " linearizable reads; slowest recovery after healing " << slowest_liveness
-            << " time units\n";
+            << " linearizable reads; slowest recovery after healing " << slowest_liveness << " time units\n";
   return 0;
 }

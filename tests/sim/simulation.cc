@@ -113,9 +113,9 @@ SimulationResult Simulation::run() {
   const CoreConfig& config = nodes_.front()->config;
   trace("config: " + std::to_string(nodes_.size()) + " nodes, pre-vote/check-quorum " +
         (config.pre_vote ? "on" : "off") + ", window " + std::to_string(config.max_inflight_appends) +
-        ", batch " + std::to_string(config.max_entries_per_append) + ", max delay " + std::to_string(max_delay_) +
-        ", drop " + std::to_string(drop_rate_) + ", fifo " + (fifo_links_ ? "yes" : "no") + ", chaos " +
-        std::to_string(options_.chaos_duration));
+        ", batch " + std::to_string(config.max_entries_per_append) + ", max delay " +
+        std::to_string(max_delay_) + ", drop " + std::to_string(drop_rate_) + ", fifo " +
+        (fifo_links_ ? "yes" : "no") + ", chaos " + std::to_string(options_.chaos_duration));
   for (auto& node : nodes_) {
     schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node->id, Tick{});
   }
@@ -156,8 +156,8 @@ SimulationResult Simulation::run() {
   if (checker_.violation()) {
     result_.failure = *checker_.violation();
   } else if (!recovered) {
-    result_.failure = "Liveness: no leader committed a new entry within " +
-                      std::to_string(end - healed_at) + " time units of healing";
+    result_.failure = "Liveness: no leader committed a new entry within " + std::to_string(end - healed_at) +
+                      " time units of healing";
   } else {
     result_.passed = true;
   }
@@ -365,8 +365,13 @@ void Simulation::inject_fault() {
       }
       break;
     }
-    case 4: std::fill(partition_group_.begin(), partition_group_.end(), 0); trace("heal"); break;
-    case 5: drop_rate_ = random_.chance(0.5) ? 0.0 : 0.2 * static_cast<double>(random_.uniform(0, 100)) / 100.0; break;
+    case 4:
+      std::fill(partition_group_.begin(), partition_group_.end(), 0);
+      trace("heal");
+      break;
+    case 5:
+      drop_rate_ = random_.chance(0.5) ? 0.0 : 0.2 * static_cast<double>(random_.uniform(0, 100)) / 100.0;
+      break;
   }
 }
 

@@ -111,7 +111,7 @@ class Simulation {
   // every message gets its own delay and links reorder freely.
   bool fifo_links_ = false;
   std::map<std::pair<NodeId, NodeId>, std::uint64_t> link_busy_until_;
-  std::uint64_t max_fault_gap_ = 600;   // how stormy this seed is
+  std::uint64_t max_fault_gap_ = 600;  // how stormy this seed is
   std::uint64_t max_client_gap_ = 60;
   std::size_t entries_per_round_trip_ = 1;
   bool healing_ = false;

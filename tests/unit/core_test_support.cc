@@ -40,8 +40,7 @@ static pb::Message envelope(NodeId from, NodeId to, Term term) {
   return message;
 }
 
-pb::Message request_vote(NodeId from, NodeId to, Term term, Index last_index, Term last_term,
-                         bool pre_vote) {
+pb::Message request_vote(NodeId from, NodeId to, Term term, Index last_index, Term last_term, bool pre_vote) {
   pb::Message message = envelope(from, to, term);
   auto* request = message.mutable_request_vote();
   request->set_last_log_index(last_index);
@@ -70,8 +69,7 @@ pb::Message append_entries(NodeId from, NodeId to, Term term, Index prev_index, 
   return message;
 }
 
-pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index,
-                            std::uint64_t read_round) {
+pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index, std::uint64_t read_round) {
   pb::Message message = envelope(from, to, term);
   auto* response = message.mutable_append_entries_response();
   response->set_success(true);
@@ -80,8 +78,8 @@ pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index
   return message;
 }
 
-pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index,
-                             Index conflict_index, Term conflict_term) {
+pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index, Index conflict_index,
+                             Term conflict_term) {
   pb::Message message = envelope(from, to, term);
   auto* response = message.mutable_append_entries_response();
   response->set_success(false);
@@ -159,7 +157,9 @@ void CoreNetwork::isolate(NodeId id) {
   }
 }
 
-void CoreNetwork::cut(NodeId a, NodeId b) { cut_links_.insert({a, b}); }
+void CoreNetwork::cut(NodeId a, NodeId b) {
+  cut_links_.insert({a, b});
+}
 
 void CoreNetwork::tick_all(int ticks) {
   for (int i = 0; i < ticks; ++i) {

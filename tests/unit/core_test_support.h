@@ -26,8 +26,8 @@ pb::Message append_entries(NodeId from, NodeId to, Term term, Index prev_index, 
                            std::uint64_t read_round = 0);
 pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index,
                             std::uint64_t read_round = 0);
-pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index,
-                             Index conflict_index, Term conflict_term);
+pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index, Index conflict_index,
+                             Term conflict_term);
 
 // A core elected leader by votes from all of config.voters, with its outputs
 // drained: its no-op is sent but not yet acknowledged.

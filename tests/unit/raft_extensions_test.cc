@@ -156,7 +156,8 @@ TEST(ReadIndex, LeaderServesAReadOnlyAfterCommittingInItsTermAndConfirmingLeader
   Ready ready = drain(leader).ready;
   EXPECT_TRUE(ready.read_states.empty()) << "leadership not confirmed yet";
   std::uint64_t round = 0;
-  for (const pb::Message& message : ready.messages) round = std::max(round, message.append_entries().read_round());
+  for (const pb::Message& message : ready.messages)
+    round = std::max(round, message.append_entries().read_round());
   ASSERT_GT(round, 0u) << "a heartbeat round carries the read";
 
   leader.step(append_response(3, 1, 1, 1, round));
@@ -366,7 +367,8 @@ TEST(Robustness, SecondLeaderInTheSameTermIsIgnored) {
   CoreNetwork network(3);
   network.elect(1);
   const std::vector<Term> before = testing::log_terms(network.node(1));
-  network.node(1).step(testing::append_entries(2, 1, network.node(1).term(), 1, 1, {testing::entry(2, 1)}, 0));
+  network.node(1).step(
+      testing::append_entries(2, 1, network.node(1).term(), 1, 1, {testing::entry(2, 1)}, 0));
   EXPECT_EQ(network.node(1).role(), Role::kLeader);
   EXPECT_EQ(testing::log_terms(network.node(1)), before);
 }
@@ -374,8 +376,8 @@ TEST(Robustness, SecondLeaderInTheSameTermIsIgnored) {
 TEST(Robustness, MessagesNotAddressedToThisNodeOrClaimingToComeFromItAreIgnored) {
   Core core(testing::test_config(1, {1, 2, 3}));
   core.step(testing::append_entries(2, 3, 5, 0, 0, {testing::entry(1, 5)}, 0));  // for node 3
-  core.step(testing::request_vote(1, 1, 5, 0, 0));                                // from itself
-  core.step(testing::request_vote(0, 1, 5, 0, 0));                                // from nobody
+  core.step(testing::request_vote(1, 1, 5, 0, 0));                               // from itself
+  core.step(testing::request_vote(0, 1, 5, 0, 0));                               // from nobody
   EXPECT_EQ(core.term(), 0u);
   EXPECT_EQ(core.log().last_index(), 0u);
   EXPECT_TRUE(drain_messages(core).empty());

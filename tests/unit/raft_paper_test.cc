@@ -47,8 +47,7 @@ std::unique_ptr<Core> make_leader(std::vector<NodeId> voters, RestoredState rest
   return testing::elected_leader(test_config(1, std::move(voters)), std::move(restored));
 }
 
-std::vector<pb::Message> with_body(const std::vector<pb::Message>& messages,
-                                   pb::Message::BodyCase body) {
+std::vector<pb::Message> with_body(const std::vector<pb::Message>& messages, pb::Message::BodyCase body) {
   std::vector<pb::Message> result;
   for (const pb::Message& message : messages) {
     if (message.body_case() == body) result.push_back(message);
@@ -544,12 +543,12 @@ TEST(RaftPaper, LeaderBringsEveryFigure7FollowerLogInLineWithItsOwn) {
   // The leader's and followers' logs of Figure 7 (terms by index).
   const std::vector<Term> leader_log = {1, 1, 1, 4, 4, 5, 5, 6, 6, 6};
   const std::vector<std::vector<Term>> follower_logs = {
-      {1, 1, 1, 4, 4, 5, 5, 6, 6},              // (a)
-      {1, 1, 1, 4},                             // (b)
-      {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6},        // (c)
-      {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7},     // (d)
-      {1, 1, 1, 4, 4, 4, 4},                    // (e)
-      {1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3},        // (f)
+      {1, 1, 1, 4, 4, 5, 5, 6, 6},           // (a)
+      {1, 1, 1, 4},                          // (b)
+      {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6},     // (c)
+      {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7},  // (d)
+      {1, 1, 1, 4, 4, 4, 4},                 // (e)
+      {1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3},     // (f)
   };
   for (const auto& follower_log : follower_logs) {
     // Node 3 holds the leader's log and votes for it: some followers, like

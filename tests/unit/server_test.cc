@@ -77,7 +77,8 @@ class ServerCluster {
     options.core.election_ticks = 20;
     options.core.heartbeat_ticks = 2;
     options.core.random_seed = id;
-    servers_[id] = std::make_unique<Server>(options, storages_[id], network_->endpoint(), discovery_, machines_[id]);
+    servers_[id] =
+        std::make_unique<Server>(options, storages_[id], network_->endpoint(), discovery_, machines_[id]);
     ASSERT_TRUE(servers_[id]->start().ok());
   }
   void stop(NodeId id) { servers_.erase(id); }
@@ -150,12 +151,14 @@ TEST(Server, FiveNodesReplicateTenThousandProposalsSurviveTheLeaderStoppingAndCo
 
   // The old leader restarts from its storage and catches up.
   cluster.start(first_leader);
-  ASSERT_TRUE(eventually([&] {
-    for (NodeId id = 1; id <= 5; ++id) {
-      if (cluster.machine(id).commands().size() != 11000) return false;
-    }
-    return true;
-  }, 60s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (NodeId id = 1; id <= 5; ++id) {
+          if (cluster.machine(id).commands().size() != 11000) return false;
+        }
+        return true;
+      },
+      60s));
   const std::vector<std::string> reference = cluster.machine(1).commands();
   for (NodeId id = 2; id <= 5; ++id) EXPECT_EQ(cluster.machine(id).commands(), reference) << "node " << id;
 }

@@ -165,11 +165,14 @@ TEST_P(StorageConformance, ManyEntriesInOneSave) {
   EXPECT_EQ(state.entries.back().index(), 1000u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllStorages, StorageConformance,
-    ::testing::Values(std::make_pair("InMemory", Factory([] { return std::make_unique<InMemoryUnderTest>(); })),
-                      std::make_pair("RocksDb", Factory([] { return std::make_unique<RocksDbUnderTest>(); }))),
-    [](const auto& test_param) { return std::string(test_param.param.first); });
+INSTANTIATE_TEST_SUITE_P(AllStorages, StorageConformance,
+                         ::testing::Values(std::make_pair("InMemory", Factory([] {
+                                                            return std::make_unique<InMemoryUnderTest>();
+                                                          })),
+                                           std::make_pair("RocksDb", Factory([] {
+                                                            return std::make_unique<RocksDbUnderTest>();
+                                                          }))),
+                         [](const auto& test_param) { return std::string(test_param.param.first); });
 
 // ----------------------------------------------- RocksDB: misuse and damage --
 
@@ -193,8 +196,9 @@ std::string refusal(const std::string& directory, StorageIdentity identity) {
 }
 
 // Writes through RocksDB directly, as a bug, a bad disk or an operator might.
-void tamper(const std::string& directory, const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* log,
-                                                                  rocksdb::ColumnFamilyHandle* meta)>& change) {
+void tamper(const std::string& directory,
+            const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* log,
+                                     rocksdb::ColumnFamilyHandle* meta)>& change) {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Options options;
@@ -211,7 +215,8 @@ void tamper(const std::string& directory, const std::function<void(rocksdb::DB&,
 
 std::string key_of(Index index) {
   std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i, index >>= 8) key[static_cast<std::size_t>(i)] = static_cast<char>(index & 0xff);
+  for (int i = 7; i >= 0; --i, index >>= 8)
+    key[static_cast<std::size_t>(i)] = static_cast<char>(index & 0xff);
   return key;
 }
 
@@ -230,7 +235,9 @@ class RocksDbDirectory : public ::testing::Test {
   const std::string data_ = directory_.sub("data");
 };
 
-TEST_F(RocksDbDirectory, ReopensItsOwnData) { EXPECT_EQ(refusal(data_, kIdentity), ""); }
+TEST_F(RocksDbDirectory, ReopensItsOwnData) {
+  EXPECT_EQ(refusal(data_, kIdentity), "");
+}
 
 TEST_F(RocksDbDirectory, RefusesAnotherClustersDirectory) {
   const std::string message = refusal(data_, StorageIdentity{8, 1});
@@ -249,7 +256,8 @@ TEST_F(RocksDbDirectory, RefusesANewerFormatVersion) {
     const std::string payload("\0\0\0\2", 4);
     const std::uint32_t crc = crc32c(payload);
     std::string value(4, '\0');
-    for (int i = 0; i < 4; ++i) value[static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+    for (int i = 0; i < 4; ++i)
+      value[static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
     ASSERT_TRUE(db.Put({}, meta, "format_version", value + payload).ok());
   });
   const std::string message = refusal(data_, kIdentity);

@@ -104,14 +104,16 @@ class Demo {
   raft::NodeId elect() {
     raft::NodeId found = raft::kNoNode;
     if (!wait([&] { return (found = leader()) != raft::kNoNode; })) fail("no leader elected within 30 s");
-    say("node " + std::to_string(found) + " is leader for term " + std::to_string(servers_.at(found)->status().term));
+    say("node " + std::to_string(found) + " is leader for term " +
+        std::to_string(servers_.at(found)->status().term));
     return found;
   }
 
   void replicate(raft::NodeId through, int count, const std::string& prefix) {
     const auto begin = Clock::now();
     std::vector<std::future<raft::Result<raft::Applied>>> futures;
-    for (int i = 0; i < count; ++i) futures.push_back(servers_.at(through)->propose(prefix + std::to_string(i)));
+    for (int i = 0; i < count; ++i)
+      futures.push_back(servers_.at(through)->propose(prefix + std::to_string(i)));
     raft::Index last = 0;
     for (auto& future : futures) {
       raft::Result<raft::Applied> result = future.get();
@@ -120,14 +122,16 @@ class Demo {
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
     char line[160];
-    std::snprintf(line, sizeof line, "%d commands committed through node %llu in %.3f s (%.0f/s), last index %llu",
-                  count, static_cast<unsigned long long>(through), seconds, count / seconds,
+    std::snprintf(line, sizeof line,
+                  "%d commands committed through node %llu in %.3f s (%.0f/s), last index %llu", count,
+                  static_cast<unsigned long long>(through), seconds, count / seconds,
                   static_cast<unsigned long long>(last));
     say(line);
   }
 
   void print_status() const {
-    std::printf("\n  %-5s %-10s %-5s %-8s %-8s %s\n", "NODE", "ROLE", "TERM", "COMMIT", "APPLIED", "STATE HASH");
+    std::printf("\n  %-5s %-10s %-5s %-8s %-8s %s\n", "NODE", "ROLE", "TERM", "COMMIT", "APPLIED",
+                "STATE HASH");
     for (const auto& [id, machine] : machines_) {
       const auto [count, hash] = machine->fingerprint();
       auto server = servers_.find(id);
@@ -138,9 +142,10 @@ class Demo {
       const raft::ServerStatus status = server->second->status();
       std::printf("  %-5llu %-10s %-5llu %-8llu %-8llu %016llx (%llu commands)\n",
                   static_cast<unsigned long long>(id), std::string(raft::to_string(status.role)).c_str(),
-                  static_cast<unsigned long long>(status.term), static_cast<unsigned long long>(status.commit_index),
-                  static_cast<unsigned long long>(status.applied_index), static_cast<unsigned long long>(hash),
-                  static_cast<unsigned long long>(count));
+                  static_cast<unsigned long long>(status.term),
+                  static_cast<unsigned long long>(status.commit_index),
+                  static_cast<unsigned long long>(status.applied_index),
+                  static_cast<unsigned long long>(hash), static_cast<unsigned long long>(count));
     }
     std::printf("\n");
   }
@@ -192,7 +197,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("raft-demo: %zu raft::Server nodes in one process (in-memory storage, in-process transport)\n\n", nodes);
+  std::printf(
+      "raft-demo: %zu raft::Server nodes in one process (in-memory storage, in-process transport)\n\n",
+      nodes);
   Demo demo(nodes);
   const raft::NodeId first = demo.elect();
   demo.replicate(first, commands, "first-");
@@ -211,7 +218,8 @@ int main(int argc, char** argv) {
   demo.start(first);
   const std::uint64_t total = 2 * static_cast<std::uint64_t>(commands);
   if (!demo.wait([&] { return demo.replicas_identical(total); })) demo.fail("replicas did not converge");
-  demo.say("all " + std::to_string(nodes) + " state machines hold the same " + std::to_string(total) + " commands");
+  demo.say("all " + std::to_string(nodes) + " state machines hold the same " + std::to_string(total) +
+           " commands");
   demo.print_status();
   return 0;
 }
