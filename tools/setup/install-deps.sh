@@ -9,6 +9,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev libcli11-dev libc-ares-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format git
 )
 
 missing=()
