@@ -9,9 +9,11 @@
 #include <string_view>
 
 #include "proto/raft_storage.pb.h"
-#include "raft/crc32c.h"
+#include "raft/storage_record.h"
 
 namespace raft {
+
+using storage_record::log_key;
 
 namespace {
 
@@ -19,48 +21,8 @@ constexpr char kFormatVersionKey[] = "format_version";
 constexpr char kIdentityKey[] = "identity";
 constexpr char kHardStateKey[] = "hard_state";
 
-std::string log_key(Index index) {
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    key[static_cast<std::size_t>(i)] = static_cast<char>(index & 0xff);
-    index >>= 8;
-  }
-  return key;
-}
-
-std::optional<Index> index_of_key(const rocksdb::Slice& key) {
-  if (key.size() != 8) return std::nullopt;
-  Index index = 0;
-  for (std::size_t i = 0; i < 8; ++i) index = (index << 8) | static_cast<unsigned char>(key[i]);
-  return index;
-}
-
-std::string record(const std::string& payload) {
-  const std::uint32_t crc = crc32c(payload);
-  std::string value(4, '\0');
-  for (int i = 0; i < 4; ++i) value[static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
-  return value + payload;
-}
-
-// The payload of a record, or nullopt when it is truncated or its checksum
-// does not match.
-std::optional<std::string_view> open_record(const rocksdb::Slice& value) {
-  if (value.size() < 4) return std::nullopt;
-  std::uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i)
-    stored |= static_cast<std::uint32_t>(static_cast<unsigned char>(value[i])) << (8 * i);
-  const std::string_view payload(value.data() + 4, value.size() - 4);
-  if (crc32c(payload) != stored) return std::nullopt;
-  return payload;
-}
-
-std::string format_version_payload(std::uint32_t version) {
-  std::string payload(4, '\0');
-  for (int i = 3; i >= 0; --i) {
-    payload[static_cast<std::size_t>(i)] = static_cast<char>(version & 0xff);
-    version >>= 8;
-  }
-  return payload;
+std::string_view view(const rocksdb::Slice& slice) {
+  return {slice.data(), slice.size()};
 }
 
 }  // namespace
@@ -131,8 +93,8 @@ Status RocksDbStorage::check_identity(StorageIdentity identity) {
     stamp.set_cluster_id(identity.cluster_id);
     stamp.set_node_id(identity.node_id);
     rocksdb::WriteBatch batch;
-    batch.Put(meta_, kFormatVersionKey, record(format_version_payload(kFormatVersion)));
-    batch.Put(meta_, kIdentityKey, record(stamp.SerializeAsString()));
+    batch.Put(meta_, kFormatVersionKey, storage_record::seal(storage_record::big_endian(kFormatVersion, 4)));
+    batch.Put(meta_, kIdentityKey, storage_record::seal(stamp.SerializeAsString()));
     rocksdb::WriteOptions sync;
     sync.sync = true;
     const rocksdb::Status written = db_->Write(sync, &batch);
@@ -140,19 +102,19 @@ Status RocksDbStorage::check_identity(StorageIdentity identity) {
     return {};
   }
   if (!found.ok()) return fault("cannot read the format version: " + found.ToString());
-  const std::optional<std::string_view> version_payload = open_record(version_value);
-  if (!version_payload || version_payload->size() != 4) return fault("format version record is corrupt");
-  std::uint32_t version = 0;
-  for (unsigned char byte : *version_payload) version = (version << 8) | byte;
-  if (version > kFormatVersion) {
-    return fault("written in format version " + std::to_string(version) + "; this build reads up to " +
+  const std::optional<std::string_view> version_payload = storage_record::open(version_value);
+  const std::optional<std::uint64_t> version =
+      version_payload ? storage_record::from_big_endian(*version_payload, 4) : std::nullopt;
+  if (!version) return fault("format version record is corrupt");
+  if (*version > kFormatVersion) {
+    return fault("written in format version " + std::to_string(*version) + "; this build reads up to " +
                  std::to_string(kFormatVersion) + " (a newer raftkv made it)");
   }
 
   std::string identity_value;
   const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), meta_, kIdentityKey, &identity_value);
   if (!read.ok()) return fault("identity record is missing: " + read.ToString());
-  const std::optional<std::string_view> identity_payload = open_record(identity_value);
+  const std::optional<std::string_view> identity_payload = storage_record::open(identity_value);
   pb::StorageIdentity stamp;
   if (!identity_payload ||
       !stamp.ParseFromArray(identity_payload->data(), static_cast<int>(identity_payload->size()))) {
@@ -174,7 +136,7 @@ Result<PersistentState> RocksDbStorage::load() {
   std::string hard_state_value;
   const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), meta_, kHardStateKey, &hard_state_value);
   if (found.ok()) {
-    const std::optional<std::string_view> payload = open_record(hard_state_value);
+    const std::optional<std::string_view> payload = storage_record::open(hard_state_value);
     if (!payload || !state.hard_state.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
       return fault("hard state record is corrupt");
     }
@@ -187,14 +149,14 @@ Result<PersistentState> RocksDbStorage::load() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
   Index expected = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::optional<Index> index = index_of_key(it->key());
+    const std::optional<Index> index = storage_record::index_of_key(view(it->key()));
     if (!index)
       return fault("log holds a key of " + std::to_string(it->key().size()) + " bytes, not an index");
     if (expected != 0 && *index != expected) {
       return fault("log has a gap: index " + std::to_string(expected) + " is missing before " +
                    std::to_string(*index));
     }
-    const std::optional<std::string_view> payload = open_record(it->value());
+    const std::optional<std::string_view> payload = storage_record::open(view(it->value()));
     pb::Entry entry;
     if (!payload || !entry.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
       return fault("log record at index " + std::to_string(*index) + " is corrupt (checksum mismatch)");
@@ -236,10 +198,11 @@ Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<p
     // leave behind, in the same atomic batch as the new entries.
     if (first <= last_index_) batch.DeleteRange(log_, log_key(first), log_key(last_index_ + 1));
     for (const pb::Entry& entry : entries)
-      batch.Put(log_, log_key(entry.index()), record(entry.SerializeAsString()));
+      batch.Put(log_, log_key(entry.index()), storage_record::seal(entry.SerializeAsString()));
     last = entries.back().index();
   }
-  if (hard_state != nullptr) batch.Put(meta_, kHardStateKey, record(hard_state->SerializeAsString()));
+  if (hard_state != nullptr)
+    batch.Put(meta_, kHardStateKey, storage_record::seal(hard_state->SerializeAsString()));
   rocksdb::WriteOptions options;
   options.sync = sync;
   const rocksdb::Status written = db_->Write(options, &batch);

@@ -15,6 +15,7 @@
 #include "raft/crc32c.h"
 #include "raft/in_memory_storage.h"
 #include "raft/rocksdb_storage.h"
+#include "raft/storage_record.h"
 #include "tests/unit/temporary_directory.h"
 
 namespace raft {
@@ -213,12 +214,7 @@ void tamper(const std::string& directory,
   delete db;
 }
 
-std::string key_of(Index index) {
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i, index >>= 8)
-    key[static_cast<std::size_t>(i)] = static_cast<char>(index & 0xff);
-  return key;
-}
+using storage_record::log_key;
 
 class RocksDbDirectory : public ::testing::Test {
  protected:
@@ -253,12 +249,8 @@ TEST_F(RocksDbDirectory, RefusesAnotherNodesDirectory) {
 TEST_F(RocksDbDirectory, RefusesANewerFormatVersion) {
   tamper(data_, [](rocksdb::DB& db, auto*, rocksdb::ColumnFamilyHandle* meta) {
     // A valid record (checksum and all) holding version 2.
-    const std::string payload("\0\0\0\2", 4);
-    const std::uint32_t crc = crc32c(payload);
-    std::string value(4, '\0');
-    for (int i = 0; i < 4; ++i)
-      value[static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
-    ASSERT_TRUE(db.Put({}, meta, "format_version", value + payload).ok());
+    const std::string record = storage_record::seal(storage_record::big_endian(2, 4));
+    ASSERT_TRUE(db.Put({}, meta, "format_version", record).ok());
   });
   const std::string message = refusal(data_, kIdentity);
   EXPECT_NE(message.find("format version 2; this build reads up to 1"), std::string::npos) << message;
@@ -267,9 +259,9 @@ TEST_F(RocksDbDirectory, RefusesANewerFormatVersion) {
 TEST_F(RocksDbDirectory, RefusesAGarbledLogRecord) {
   tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
     std::string value;
-    ASSERT_TRUE(db.Get({}, log, key_of(2), &value).ok());
+    ASSERT_TRUE(db.Get({}, log, log_key(2), &value).ok());
     value.back() ^= 0x40;  // one flipped bit in the payload
-    ASSERT_TRUE(db.Put({}, log, key_of(2), value).ok());
+    ASSERT_TRUE(db.Put({}, log, log_key(2), value).ok());
   });
   const std::string message = refusal(data_, kIdentity);
   EXPECT_NE(message.find(data_), std::string::npos) << message;
@@ -279,15 +271,15 @@ TEST_F(RocksDbDirectory, RefusesAGarbledLogRecord) {
 TEST_F(RocksDbDirectory, RefusesATruncatedLogRecord) {
   tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
     std::string value;
-    ASSERT_TRUE(db.Get({}, log, key_of(3), &value).ok());
-    ASSERT_TRUE(db.Put({}, log, key_of(3), value.substr(0, 3)).ok());
+    ASSERT_TRUE(db.Get({}, log, log_key(3), &value).ok());
+    ASSERT_TRUE(db.Put({}, log, log_key(3), value.substr(0, 3)).ok());
   });
   EXPECT_NE(refusal(data_, kIdentity).find("log record at index 3 is corrupt"), std::string::npos);
 }
 
 TEST_F(RocksDbDirectory, RefusesALogWithAGap) {
   tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
-    ASSERT_TRUE(db.Delete({}, log, key_of(2)).ok());
+    ASSERT_TRUE(db.Delete({}, log, log_key(2)).ok());
   });
   EXPECT_NE(refusal(data_, kIdentity).find("log has a gap: index 2 is missing"), std::string::npos);
 }
