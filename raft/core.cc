@@ -16,8 +16,19 @@ Core::Core(CoreConfig config, RestoredState restored)
       random_(config_.random_seed ^ (config_.id * 0x9e3779b97f4a7c15ULL)),
       term_(restored.hard_state.term()),
       vote_(restored.hard_state.vote()),
-      log_(0, 0, std::move(restored.entries), restored.hard_state.commit(), restored.applied) {
+      log_(restored.log_base.index(), restored.log_base.term(), std::move(restored.entries),
+           restored.hard_state.commit(), restored.applied),
+      snapshot_(std::move(restored.snapshot)) {
   if (config_.id == kNoNode) throw std::invalid_argument("node id must not be 0");
+  if (log_.base_index() > snapshot_.index() || snapshot_.index() > log_.last_index()) {
+    throw std::invalid_argument("the log (entries " + std::to_string(log_.first_index()) + " to " +
+                                std::to_string(log_.last_index()) + ") does not continue snapshot " +
+                                std::to_string(snapshot_.index()));
+  }
+  if (log_.applied() < snapshot_.index()) {
+    throw std::invalid_argument("the state machine (applied " + std::to_string(log_.applied()) +
+                                ") is behind snapshot " + std::to_string(snapshot_.index()));
+  }
   if (config_.election_ticks <= config_.heartbeat_ticks || config_.heartbeat_ticks <= 0) {
     throw std::invalid_argument("need 0 < heartbeat_ticks < election_ticks");
   }
@@ -97,6 +108,7 @@ SoftState Core::soft_state() const {
 bool Core::has_ready() const {
   if (broadcast_pending_ || read_round_pending_) return true;
   if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
+  if (!snapshot_chunks_.empty() || snapshot_to_install_) return true;
   if (log_.stable_index() < log_.last_index() || log_.has_entries_to_apply()) return true;
   return soft_state() != last_soft_state_ || hard_state_changed();
 }
@@ -117,10 +129,14 @@ Ready Core::ready() {
   // A changed commit index alone need not be synced: it can be re-learned.
   ready.must_sync = !ready.entries.empty() || term_or_vote_changed();
   ready.messages = std::move(messages_);
+  ready.snapshot_chunks = std::move(snapshot_chunks_);
+  ready.snapshot = std::move(snapshot_to_install_);
   ready.messages_after_persist = std::move(messages_after_persist_);
   ready.committed_entries = log_.entries_to_apply(config_.max_apply_bytes_per_ready);
   ready.read_states = std::move(read_states_);
   messages_.clear();
+  snapshot_chunks_.clear();
+  snapshot_to_install_.reset();
   messages_after_persist_.clear();
   read_states_.clear();
   ready_outstanding_ = true;
@@ -211,6 +227,7 @@ void Core::become_leader() {
   role_ = Role::kLeader;
   leader_ = config_.id;
   votes_.clear();
+  incoming_.reset();  // a leader holds every committed entry already (§5.4)
   reset_election_timer();
   followers_.clear();
   for (NodeId peer : peers_) {
@@ -350,8 +367,8 @@ void Core::reject_stale(const pb::Message& message) {
     response->set_vote_granted(false);
     response->set_pre_vote(message.request_vote().pre_vote());
   } else if (message.has_install_snapshot()) {
-    reply.mutable_install_snapshot_response()->set_last_included_index(
-        message.install_snapshot().last_included_index());
+    reply.mutable_install_snapshot_response()->set_snapshot_index(
+        message.install_snapshot().snapshot().index());
   } else if (message.has_read_index_request()) {
     reply.mutable_read_index_response()->set_request_id(message.read_index_request().request_id());
   } else {
@@ -407,6 +424,10 @@ void Core::step_follower(const pb::Message& message) {
     election_elapsed_ = 0;
     leader_ = message.from();
     handle_append_entries(message);
+  } else if (message.has_install_snapshot()) {
+    election_elapsed_ = 0;
+    leader_ = message.from();
+    handle_install_snapshot(message);
   } else if (message.has_timeout_now()) {
     // §3.10: the leader has caught us up and asks us to start an election
     // immediately, skipping pre-vote: it has already stepped aside.
@@ -428,6 +449,9 @@ void Core::step_candidate(const pb::Message& message) {
     // this term, convert to follower.
     become_follower(term_, message.from());
     handle_append_entries(message);
+  } else if (message.has_install_snapshot()) {
+    become_follower(term_, message.from());
+    handle_install_snapshot(message);
   } else if (message.has_request_vote_response()) {
     handle_vote_response(message);
   } else if (message.has_read_index_request() || message.has_read_index_response()) {
@@ -438,6 +462,8 @@ void Core::step_candidate(const pb::Message& message) {
 void Core::step_leader(const pb::Message& message) {
   if (message.has_append_entries_response()) {
     handle_append_entries_response(message);
+  } else if (message.has_install_snapshot_response()) {
+    handle_install_snapshot_response(message);
   } else if (message.has_read_index_request()) {
     handle_read_request(message.read_index_request().request_id(), message.from());
   }

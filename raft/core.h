@@ -36,9 +36,11 @@ struct ProposalTicket {
 };
 
 // What a node restarts from: its persisted state, and how far its state
-// machine had durably applied.
+// machine had durably applied (at least up to the snapshot's index).
 struct RestoredState {
   pb::HardState hard_state;
+  pb::SnapshotMetadata snapshot;  // the latest snapshot; index 0 when none
+  pb::LogBase log_base;           // the log holds the entries after it
   std::vector<pb::Entry> entries;
   Index applied = 0;
 };
@@ -62,6 +64,16 @@ class Core {
   Status transfer_leadership(NodeId target);
   // Starts an election now, as if the election timeout had elapsed.
   void campaign();
+  // Log compaction (§7): the driver made `snapshot` of the state machine
+  // durable. It becomes what this node sends to followers that lag behind
+  // the log, and the log is compacted up to `through` (at most the
+  // snapshot's index; less keeps entries for followers that are only a
+  // little behind).
+  void compact(const pb::SnapshotMetadata& snapshot, Index through);
+  // The driver checked the snapshot whose last chunk it was handed in a
+  // Ready: `intact` when every byte arrived unharmed. An intact snapshot is
+  // installed (Ready::snapshot); a damaged one is requested again.
+  void snapshot_received(Index index, bool intact);
 
   // ---- outputs ----
   bool has_ready() const;
@@ -82,6 +94,7 @@ class Core {
   NodeId transfer_target() const { return transfer_target_; }
   int randomized_election_timeout() const { return randomized_election_timeout_; }
   bool is_voter(NodeId node) const;
+  const pb::SnapshotMetadata& snapshot() const { return snapshot_; }
 
  private:
   struct PendingRead {
@@ -121,6 +134,15 @@ class Core {
   void send_timeout_now(NodeId to);
   bool maybe_commit();
 
+  // ---- snapshots (core_snapshots.cc) ----
+  void send_snapshot_chunk(NodeId to);
+  void handle_install_snapshot(const pb::Message& message);
+  void handle_install_snapshot_response(const pb::Message& message);
+  // True (and answers the leader) when the log already holds everything
+  // `snapshot` covers, so it need not be installed.
+  bool already_covered(const pb::SnapshotMetadata& snapshot, NodeId leader);
+  void answer_snapshot(NodeId leader, Index index, std::uint64_t next_offset, bool done);
+
   // ---- linearizable reads (core_reads.cc) ----
   void handle_read_request(std::uint64_t request_id, NodeId requester);
   void start_read(PendingRead read);
@@ -145,6 +167,17 @@ class Core {
   Term term_ = 0;
   NodeId vote_ = kNoNode;
   RaftLog log_;
+  // The latest durable snapshot: what a lagging follower is sent.
+  pb::SnapshotMetadata snapshot_;
+
+  // Follower: the snapshot being received, chunk by chunk.
+  struct IncomingSnapshot {
+    pb::SnapshotMetadata snapshot;
+    NodeId leader = kNoNode;
+    std::uint64_t received = 0;
+    bool complete = false;  // every chunk is in; the driver is checking it
+  };
+  std::optional<IncomingSnapshot> incoming_;
 
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;
@@ -165,6 +198,8 @@ class Core {
   // Outputs accumulated since the last ready().
   std::vector<pb::Message> messages_;
   std::vector<pb::Message> messages_after_persist_;
+  std::vector<pb::InstallSnapshot> snapshot_chunks_;
+  std::optional<pb::SnapshotMetadata> snapshot_to_install_;
   std::vector<ReadState> read_states_;
   pb::HardState last_hard_state_;
   SoftState last_soft_state_;

@@ -2,6 +2,7 @@
 // Tunables of the Raft core. Time is counted in ticks: the driver decides how
 // long a tick is (raft::ServerOptions::tick_interval).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -34,6 +35,9 @@ struct CoreConfig {
   std::size_t max_inflight_appends = 64;
   std::size_t max_entries_per_append = 512;
   std::size_t max_bytes_per_append = 1 << 20;
+  // Bytes of a snapshot per InstallSnapshot chunk: what a leader and a
+  // follower hold in memory per transfer.
+  std::size_t max_snapshot_chunk_bytes = 1 << 20;
   // Payload bytes of committed entries handed out per Ready.
   std::size_t max_apply_bytes_per_ready = 16 << 20;
 
@@ -41,5 +45,11 @@ struct CoreConfig {
   // its inputs and this seed.
   std::uint64_t random_seed = 0;
 };
+
+// The end of the snapshot chunk that starts at `offset`: the core announces
+// [offset, end) in an InstallSnapshot and the driver fills in those bytes.
+inline std::uint64_t snapshot_chunk_end(const CoreConfig& config, std::uint64_t offset, std::uint64_t size) {
+  return std::min<std::uint64_t>(offset + config.max_snapshot_chunk_bytes, size);
+}
 
 }  // namespace raft

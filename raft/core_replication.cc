@@ -39,7 +39,12 @@ void Core::send_append(NodeId to, bool send_if_empty) {
   for (bool sent = false; !progress.paused();) {
     const Index prev_index = progress.next_index - 1;
     const std::optional<Term> prev_term = log_.term_at(prev_index);
-    assert(prev_term.has_value());
+    if (progress.mode == ReplicationMode::kSnapshot || !prev_term) {
+      // §7: the entries this follower needs were compacted away; it gets
+      // the snapshot instead.
+      send_snapshot_chunk(to);
+      return;
+    }
     std::vector<pb::Entry> entries =
         log_.slice(progress.next_index, config_.max_entries_per_append, config_.max_bytes_per_append);
     if (entries.empty() && (sent || (!send_if_empty && progress.sent_commit >= log_.committed()))) {
@@ -81,6 +86,13 @@ void Core::broadcast_heartbeat() {
   for (NodeId peer : peers_) {
     FollowerProgress& progress = followers_.at(peer);
     const Index prev_index = progress.next_index - 1;
+    if (progress.mode == ReplicationMode::kSnapshot || !log_.term_at(prev_index)) {
+      // A snapshot transfer's heartbeat is its current chunk, sent again:
+      // that also resumes a transfer whose chunk or answer was lost.
+      progress.probe_sent = false;
+      send_snapshot_chunk(peer);
+      continue;
+    }
     progress.sent_commit = log_.committed();
     pb::Message message = message_to(peer, term_);
     auto* append = message.mutable_append_entries();
@@ -105,9 +117,11 @@ void Core::handle_append_entries_response(const pb::Message& message) {
 
   if (!response.success()) {
     // A rejection is stale when it answers a message sent before the leader
-    // learned more: below what is known to match, or (when probing) for
-    // another position than the one being probed.
+    // learned more: below what is known to match, (when probing) for another
+    // position than the one being probed, or (while a snapshot is on its
+    // way) about entries the snapshot will replace.
     if (response.rejected_index() <= progress.match_index) return;
+    if (progress.mode == ReplicationMode::kSnapshot) return;
     if (progress.mode == ReplicationMode::kProbe && response.rejected_index() != progress.next_index - 1) {
       return;
     }
@@ -181,7 +195,11 @@ bool Core::acceptable_entries(const pb::Message& message) const {
     ++index;
     if (entry.index() != index || entry.term() < previous_term || entry.term() > message.term()) return false;
     previous_term = entry.term();
-    if (index <= log_.committed() && log_.term_at(index) != entry.term()) return false;
+    // Compacted entries (before the base) were committed and applied; they
+    // cannot be compared any more and are skipped below.
+    if (index <= log_.committed() && index >= log_.base_index() && log_.term_at(index) != entry.term()) {
+      return false;
+    }
   }
   return true;
 }
@@ -192,6 +210,16 @@ void Core::handle_append_entries(const pb::Message& message) {
   pb::Message reply = message_to(message.from(), term_);
   auto* response = reply.mutable_append_entries_response();
   response->set_read_round(append.read_round());
+
+  if (append.prev_log_index() < log_.base_index()) {
+    // The leader is behind what this log compacted, all of it committed:
+    // tell it everything up to our commit index matches (as etcd does), and
+    // it continues from there.
+    response->set_success(true);
+    response->set_match_index(log_.committed());
+    send(std::move(reply));
+    return;
+  }
 
   if (!log_.matches(append.prev_log_index(), append.prev_log_term())) {
     // AppendEntries receiver rule 2 (Figure 2): reply false if the log does

@@ -6,6 +6,7 @@ std::string_view to_string(ReplicationMode mode) {
   switch (mode) {
     case ReplicationMode::kProbe: return "probe";
     case ReplicationMode::kReplicate: return "replicate";
+    case ReplicationMode::kSnapshot: return "snapshot";
   }
   return "unknown";
 }

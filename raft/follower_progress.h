@@ -3,6 +3,7 @@
 // of the log it holds and how the leader is currently replicating to it.
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "raft/replication_window.h"
@@ -19,6 +20,11 @@ enum class ReplicationMode {
   // optimistically, advancing next_index as it sends, with at most
   // window.capacity() messages unacknowledged.
   kReplicate,
+  // The entries the follower needs were compacted away (§7): the leader
+  // sends its latest snapshot in chunks, one at a time, continuing from the
+  // offset the follower reports. It returns to probing once the follower
+  // holds everything up to the snapshot's index.
+  kSnapshot,
 };
 
 std::string_view to_string(ReplicationMode mode);
@@ -44,12 +50,32 @@ struct FollowerProgress {
   // Highest ReadIndex round (§6.4) the follower has acknowledged.
   std::uint64_t acked_read_round = 0;
 
-  bool paused() const { return mode == ReplicationMode::kProbe ? probe_sent : window.full(); }
+  // In snapshot mode: which snapshot is being sent, and the next byte of it
+  // to send (the follower's last reported next_offset).
+  Index snapshot_index = 0;
+  std::uint64_t snapshot_offset = 0;
+
+  bool paused() const {
+    switch (mode) {
+      case ReplicationMode::kProbe:
+      case ReplicationMode::kSnapshot: return probe_sent;
+      case ReplicationMode::kReplicate: return window.full();
+    }
+    return true;
+  }
 
   void become_probe() {
     mode = ReplicationMode::kProbe;
     probe_sent = false;
     window.clear();
+  }
+
+  void become_snapshot(Index index) {
+    mode = ReplicationMode::kSnapshot;
+    probe_sent = false;
+    window.clear();
+    snapshot_index = index;
+    snapshot_offset = 0;
   }
 
   void become_replicate() {

@@ -13,8 +13,13 @@ class InMemoryStorage final : public Storage {
  public:
   Result<PersistentState> load() override;
   Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override;
+  Status save_snapshot(const pb::SnapshotMetadata& snapshot) override;
+  Status compact(Index through) override;
 
  private:
+  Index first_index() const { return state_.log_base.index() + 1; }
+  Index last_index() const { return state_.log_base.index() + state_.entries.size(); }
+
   std::mutex mutex_;
   PersistentState state_;
 };

@@ -6,31 +6,35 @@
 
 namespace raft {
 
-RaftLog::RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries, Index committed,
+RaftLog::RaftLog(Index base_index, Term base_term, std::vector<pb::Entry> entries, Index committed,
                  Index applied)
-    : snapshot_index_(snapshot_index), snapshot_term_(snapshot_term), entries_(std::move(entries)) {
+    : base_index_(base_index), base_term_(base_term), entries_(std::move(entries)) {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
-    if (entries_[i].index() != snapshot_index_ + 1 + i) {
+    if (entries_[i].index() != base_index_ + 1 + i) {
       throw std::invalid_argument("restored log is not contiguous at index " +
                                   std::to_string(entries_[i].index()));
     }
   }
+  if (applied > last_index()) {
+    throw std::invalid_argument("the state machine has applied index " + std::to_string(applied) +
+                                " but the log ends at " + std::to_string(last_index()));
+  }
   stable_ = last_index();
   // The persisted commit index may be ahead of a log that lost an unsynced
   // tail only if storage broke its contract; never claim more than we hold.
-  committed_ = std::min(committed, last_index());
-  applied_ = std::max(applied, snapshot_index_);
-  committed_ = std::max(committed_, applied_);
+  // Everything up to the base was applied to make the snapshot.
+  committed_ = std::max({std::min(committed, last_index()), applied, base_index_});
+  applied_ = std::max(applied, base_index_);
 }
 
 Term RaftLog::last_term() const {
-  return entries_.empty() ? snapshot_term_ : entries_.back().term();
+  return entries_.empty() ? base_term_ : entries_.back().term();
 }
 
 std::optional<Term> RaftLog::term_at(Index index) const {
-  if (index == snapshot_index_) return snapshot_term_;
-  if (index < snapshot_index_ || index > last_index()) return std::nullopt;
-  return entries_[index - snapshot_index_ - 1].term();
+  if (index == base_index_) return base_term_;
+  if (index < base_index_ || index > last_index()) return std::nullopt;
+  return entries_[index - base_index_ - 1].term();
 }
 
 bool RaftLog::matches(Index index, Term term) const {
@@ -38,8 +42,8 @@ bool RaftLog::matches(Index index, Term term) const {
 }
 
 const pb::Entry& RaftLog::at(Index index) const {
-  assert(index > snapshot_index_ && index <= last_index());
-  return entries_[index - snapshot_index_ - 1];
+  assert(index > base_index_ && index <= last_index());
+  return entries_[index - base_index_ - 1];
 }
 
 bool RaftLog::is_up_to_date(Index other_last_index, Term other_last_term) const {
@@ -55,11 +59,11 @@ Index RaftLog::append(pb::Entry entry) {
 
 void RaftLog::truncate_and_append(const pb::Entry& entry) {
   const Index index = entry.index();
-  assert(index > snapshot_index_ && index <= last_index() + 1);
+  assert(index > base_index_ && index <= last_index() + 1);
   // Figure 2 only ever truncates uncommitted entries; anything else would
   // mean a second leader disagreed about committed history.
   assert(index > committed_);
-  entries_.resize(index - snapshot_index_ - 1);
+  entries_.resize(index - base_index_ - 1);
   entries_.push_back(entry);
   stable_ = std::min(stable_, index - 1);
 }
@@ -72,12 +76,12 @@ Index RaftLog::first_index_of_term_run(Index index) const {
 }
 
 std::optional<Index> RaftLog::last_index_of_term(Term term) const {
-  for (Index index = last_index(); index > snapshot_index_; --index) {
+  for (Index index = last_index(); index > base_index_; --index) {
     const Term existing = at(index).term();
     if (existing == term) return index;
     if (existing < term) break;  // terms only grow along the log
   }
-  if (term == snapshot_term_ && snapshot_index_ > 0) return snapshot_index_;
+  if (term == base_term_ && base_index_ > 0) return base_index_;
   return std::nullopt;
 }
 
@@ -99,7 +103,7 @@ void RaftLog::commit_to(Index index) {
 }
 
 std::vector<pb::Entry> RaftLog::unstable_entries() const {
-  return std::vector<pb::Entry>(entries_.begin() + static_cast<std::ptrdiff_t>(stable_ - snapshot_index_),
+  return std::vector<pb::Entry>(entries_.begin() + static_cast<std::ptrdiff_t>(stable_ - base_index_),
                                 entries_.end());
 }
 
@@ -115,6 +119,22 @@ std::vector<pb::Entry> RaftLog::entries_to_apply(std::size_t max_bytes) const {
 void RaftLog::mark_applied(Index index) {
   assert(index <= committed_);
   applied_ = std::max(applied_, index);
+}
+
+void RaftLog::compact(Index index) {
+  if (index <= base_index_) return;
+  assert(index <= applied_ && index <= stable_);
+  base_term_ = at(index).term();
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
+  base_index_ = index;
+}
+
+void RaftLog::restore(Index index, Term term) {
+  assert(index > committed_);
+  entries_.clear();
+  base_index_ = index;
+  base_term_ = term;
+  committed_ = applied_ = stable_ = index;
 }
 
 }  // namespace raft

@@ -1,14 +1,15 @@
 #pragma once
-// The Raft log as the core sees it: every entry since the last snapshot, held
-// in memory (as etcd does), plus the three positions the core tracks in it:
+// The Raft log as the core sees it: every entry after the compaction point
+// (the base), held in memory as etcd does, plus the positions the core tracks:
 //
-//   snapshot_index < ... applied <= committed <= last_index
-//                               stable <= last_index
+//   base_index <= applied <= committed <= last_index
+//   base_index <= stable <= last_index
 //
 // `stable` is the last index known to be on durable storage. Entries after it
 // are handed to the driver in a Ready and become stable when it calls back.
-// Memory stays bounded because log compaction (a later layer) drops the
-// prefix covered by a snapshot.
+// Memory and disk stay bounded because log compaction (§7) drops the prefix
+// that a snapshot of the state machine covers; the base keeps the term of
+// the last dropped entry for the consistency check at the boundary.
 
 #include <cstddef>
 #include <optional>
@@ -21,16 +22,18 @@ namespace raft {
 class RaftLog {
  public:
   RaftLog() = default;
-  // A log restored from storage: everything given is already stable.
-  RaftLog(Index snapshot_index, Term snapshot_term, std::vector<pb::Entry> entries, Index committed,
-          Index applied);
+  // A log restored from storage: everything given is already stable. Throws
+  // std::invalid_argument when the pieces do not fit together.
+  RaftLog(Index base_index, Term base_term, std::vector<pb::Entry> entries, Index committed, Index applied);
 
-  Index first_index() const { return snapshot_index_ + 1; }
-  Index last_index() const { return snapshot_index_ + entries_.size(); }
+  Index base_index() const { return base_index_; }
+  Term base_term() const { return base_term_; }
+  Index first_index() const { return base_index_ + 1; }
+  Index last_index() const { return base_index_ + entries_.size(); }
   Term last_term() const;
 
   // Term of the entry at `index`; nullopt when the entry is not in the log
-  // (beyond its end, or compacted away before the snapshot index).
+  // (beyond its end, or compacted away before the base).
   std::optional<Term> term_at(Index index) const;
   bool matches(Index index, Term term) const;
   const pb::Entry& at(Index index) const;
@@ -73,12 +76,20 @@ class RaftLog {
   std::vector<pb::Entry> entries_to_apply(std::size_t max_bytes) const;
   void mark_applied(Index index);
 
+  // Log compaction (§7): drops the entries up to `index`, which must be
+  // applied and stable, making it the new base.
+  void compact(Index index);
+  // Installing a snapshot at (index, term) that the log does not already
+  // hold: everything is replaced by the snapshot, which is committed,
+  // applied and stable by definition.
+  void restore(Index index, Term term);
+
  private:
   void truncate_and_append(const pb::Entry& entry);
 
-  Index snapshot_index_ = 0;
-  Term snapshot_term_ = 0;
-  std::vector<pb::Entry> entries_;  // entries_[0] has index snapshot_index_ + 1
+  Index base_index_ = 0;
+  Term base_term_ = 0;
+  std::vector<pb::Entry> entries_;  // entries_[0] has index base_index_ + 1
   Index committed_ = 0;
   Index applied_ = 0;
   Index stable_ = 0;

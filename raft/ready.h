@@ -2,12 +2,18 @@
 // Everything the core asks its driver to do, batched. The driver must handle
 // a Ready in this order and then call Core::advance():
 //
-//   1. send `messages` (these may go out before the disk write, §10.2.1);
-//   2. persist `entries` (replacing the stored log from entries.front().index
+//   1. send `messages` (these may go out before the disk write, §10.2.1),
+//      filling in the bytes of any InstallSnapshot chunk from its snapshot;
+//   2. append `snapshot_chunks` to the snapshot being received; when one is
+//      `done`, check the whole snapshot and, after advance(), report the
+//      result with Core::snapshot_received();
+//   3. install `snapshot`: record it in storage, replacing the whole log, and
+//      restore the state machine from it before applying anything later;
+//   4. persist `entries` (replacing the stored log from entries.front().index
 //      on) and `hard_state`, atomically, syncing when `must_sync`;
-//   3. send `messages_after_persist` (votes and acknowledgements, which
+//   5. send `messages_after_persist` (votes and acknowledgements, which
 //      promise that what they acknowledge is durable);
-//   4. apply `committed_entries` in order and serve `read_states` once the
+//   6. apply `committed_entries` in order and serve `read_states` once the
 //      state machine has applied up to their index.
 
 #include <optional>
@@ -39,6 +45,8 @@ struct Ready {
   std::vector<pb::Entry> entries;
   bool must_sync = false;
   std::vector<pb::Message> messages;
+  std::vector<pb::InstallSnapshot> snapshot_chunks;
+  std::optional<pb::SnapshotMetadata> snapshot;
   std::vector<pb::Message> messages_after_persist;
   std::vector<pb::Entry> committed_entries;
   std::vector<ReadState> read_states;

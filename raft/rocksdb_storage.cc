@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "proto/raft_storage.pb.h"
 #include "raft/storage_record.h"
@@ -20,6 +21,8 @@ namespace {
 constexpr char kFormatVersionKey[] = "format_version";
 constexpr char kIdentityKey[] = "identity";
 constexpr char kHardStateKey[] = "hard_state";
+constexpr char kSnapshotKey[] = "snapshot";
+constexpr char kLogBaseKey[] = "log_base";
 
 std::string_view view(const rocksdb::Slice& slice) {
   return {slice.data(), slice.size()};
@@ -131,30 +134,41 @@ Status RocksDbStorage::check_identity(StorageIdentity identity) {
   return {};
 }
 
+Result<bool> RocksDbStorage::read_meta(const char* key, google::protobuf::MessageLite& message,
+                                       const char* what) {
+  std::string value;
+  const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), meta_, key, &value);
+  if (found.IsNotFound()) return false;
+  if (!found.ok()) return fault(std::string("cannot read the ") + what + ": " + found.ToString());
+  const std::optional<std::string_view> payload = storage_record::open(value);
+  if (!payload || !message.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
+    return fault(std::string(what) + " record is corrupt");
+  }
+  return true;
+}
+
 Result<PersistentState> RocksDbStorage::load() {
   PersistentState state;
-  std::string hard_state_value;
-  const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), meta_, kHardStateKey, &hard_state_value);
-  if (found.ok()) {
-    const std::optional<std::string_view> payload = storage_record::open(hard_state_value);
-    if (!payload || !state.hard_state.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
-      return fault("hard state record is corrupt");
-    }
-  } else if (!found.IsNotFound()) {
-    return fault("cannot read the hard state: " + found.ToString());
+  for (auto [key, message, what] : {std::tuple<const char*, google::protobuf::MessageLite*, const char*>{
+                                        kHardStateKey, &state.hard_state, "hard state"},
+                                    {kSnapshotKey, &state.snapshot, "snapshot metadata"},
+                                    {kLogBaseKey, &state.log_base, "log base"}}) {
+    if (Result<bool> read = read_meta(key, *message, what); !read.ok()) return read.error();
   }
 
   rocksdb::ReadOptions scan;
   scan.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
-  Index expected = 0;
+  Index expected = state.log_base.index() + 1;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::optional<Index> index = storage_record::index_of_key(view(it->key()));
     if (!index)
       return fault("log holds a key of " + std::to_string(it->key().size()) + " bytes, not an index");
-    if (expected != 0 && *index != expected) {
-      return fault("log has a gap: index " + std::to_string(expected) + " is missing before " +
-                   std::to_string(*index));
+    if (*index != expected) {
+      return fault(state.entries.empty() ? "log starts at index " + std::to_string(*index) + ", expected " +
+                                               std::to_string(expected)
+                                         : "log has a gap: index " + std::to_string(expected) +
+                                               " is missing before " + std::to_string(*index));
     }
     const std::optional<std::string_view> payload = storage_record::open(view(it->value()));
     pb::Entry entry;
@@ -169,18 +183,29 @@ Result<PersistentState> RocksDbStorage::load() {
     expected = *index + 1;
   }
   if (!it->status().ok()) return fault("cannot read the log: " + it->status().ToString());
-  if (!state.entries.empty() && state.entries.front().index() != 1) {
-    // Until snapshots exist (issue 3), the log starts at index 1.
-    return fault("log starts at index " + std::to_string(state.entries.front().index()) + ", not 1");
+  const Index last = state.log_base.index() + state.entries.size();
+  if (state.snapshot.index() < state.log_base.index() || state.snapshot.index() > last) {
+    return fault("snapshot at index " + std::to_string(state.snapshot.index()) +
+                 " does not fit the log, which holds entries " + std::to_string(state.log_base.index() + 1) +
+                 " to " + std::to_string(last));
   }
-  if (state.hard_state.commit() > state.entries.size()) {
+  if (state.hard_state.commit() > last) {
     return fault("hard state commits index " + std::to_string(state.hard_state.commit()) +
-                 " but the log ends at " + std::to_string(state.entries.size()));
+                 " but the log ends at " + std::to_string(last));
   }
-  first_index_ = 1;
-  last_index_ = state.entries.size();
+  base_ = state.log_base;
+  last_index_ = last;
+  snapshot_index_ = state.snapshot.index();
   loaded_ = true;
   return state;
+}
+
+Status RocksDbStorage::write(rocksdb::WriteBatch& batch, bool sync) {
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  const rocksdb::Status written = db_->Write(options, &batch);
+  if (!written.ok()) return fault("write failed: " + written.ToString());
+  return {};
 }
 
 Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries,
@@ -190,9 +215,9 @@ Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<p
   Index last = last_index_;
   if (!entries.empty()) {
     const Index first = entries.front().index();
-    if (first < first_index_ || first > last_index_ + 1) {
-      return fault("entries at " + std::to_string(first) + " would leave a gap after index " +
-                   std::to_string(last_index_));
+    if (first <= base_.index() || first > last_index_ + 1) {
+      return fault("entries at " + std::to_string(first) + " do not continue the log " +
+                   std::to_string(base_.index() + 1) + ".." + std::to_string(last_index_));
     }
     // Replace the stored suffix: drop what the new entries overwrite or
     // leave behind, in the same atomic batch as the new entries.
@@ -203,11 +228,70 @@ Status RocksDbStorage::save(const pb::HardState* hard_state, const std::vector<p
   }
   if (hard_state != nullptr)
     batch.Put(meta_, kHardStateKey, storage_record::seal(hard_state->SerializeAsString()));
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  const rocksdb::Status written = db_->Write(options, &batch);
-  if (!written.ok()) return fault("write failed: " + written.ToString());
+  if (Status written = write(batch, sync); !written.ok()) return written;
   last_index_ = last;
+  return {};
+}
+
+Result<Term> RocksDbStorage::stored_term(Index index) {
+  if (index == base_.index()) return base_.term();
+  std::string value;
+  const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), log_, log_key(index), &value);
+  if (!found.ok()) return fault("cannot read log index " + std::to_string(index) + ": " + found.ToString());
+  const std::optional<std::string_view> payload = storage_record::open(value);
+  pb::Entry entry;
+  if (!payload || !entry.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
+    return fault("log record at index " + std::to_string(index) + " is corrupt (checksum mismatch)");
+  }
+  return entry.term();
+}
+
+Status RocksDbStorage::save_snapshot(const pb::SnapshotMetadata& snapshot) {
+  if (!loaded_) return Error{ErrorCode::kStorage, "RocksDbStorage::save_snapshot before load"};
+  const Index index = snapshot.index();
+  bool log_holds_it = false;
+  if (index >= base_.index() && index <= last_index_) {
+    Result<Term> term = stored_term(index);
+    if (!term.ok()) return term.error();
+    log_holds_it = term.value() == snapshot.term();
+  }
+  rocksdb::WriteBatch batch;
+  pb::LogBase base = base_;
+  Index last = last_index_;
+  if (!log_holds_it) {
+    base.set_index(index);
+    base.set_term(snapshot.term());
+    last = index;
+    if (last_index_ > base_.index()) {
+      batch.DeleteRange(log_, log_key(base_.index() + 1), log_key(last_index_ + 1));
+    }
+    batch.Put(meta_, kLogBaseKey, storage_record::seal(base.SerializeAsString()));
+  }
+  batch.Put(meta_, kSnapshotKey, storage_record::seal(snapshot.SerializeAsString()));
+  if (Status written = write(batch, true); !written.ok()) return written;
+  base_ = base;
+  last_index_ = last;
+  snapshot_index_ = index;
+  return {};
+}
+
+Status RocksDbStorage::compact(Index through) {
+  if (!loaded_) return Error{ErrorCode::kStorage, "RocksDbStorage::compact before load"};
+  if (through <= base_.index()) return {};
+  if (through > snapshot_index_ || through > last_index_) {
+    return fault("cannot compact through " + std::to_string(through) + ": the snapshot is at " +
+                 std::to_string(snapshot_index_) + " and the log ends at " + std::to_string(last_index_));
+  }
+  Result<Term> term = stored_term(through);
+  if (!term.ok()) return term.error();
+  pb::LogBase base;
+  base.set_index(through);
+  base.set_term(term.value());
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(log_, log_key(base_.index() + 1), log_key(through + 1));
+  batch.Put(meta_, kLogBaseKey, storage_record::seal(base.SerializeAsString()));
+  if (Status written = write(batch, false); !written.ok()) return written;
+  base_ = base;
   return {};
 }
 

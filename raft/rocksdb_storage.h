@@ -6,7 +6,8 @@
 //   column family "raft_log":  key = index (8 bytes, big-endian, so keys sort
 //                              in log order), value = record(Entry)
 //   column family "raft_meta": "format_version", "identity", "hard_state",
-//                              each a record
+//                              "snapshot" (metadata of the latest snapshot),
+//                              "log_base" (the compaction point), each a record
 //
 // A record is a 4-byte CRC-32C of the payload followed by the payload, so a
 // garbled or truncated value is detected on load, not trusted. Every save is
@@ -29,7 +30,11 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatch;
 }  // namespace rocksdb
+namespace google::protobuf {
+class MessageLite;
+}  // namespace google::protobuf
 
 namespace raft {
 
@@ -50,6 +55,8 @@ class RocksDbStorage final : public Storage {
 
   Result<PersistentState> load() override;
   Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override;
+  Status save_snapshot(const pb::SnapshotMetadata& snapshot) override;
+  Status compact(Index through) override;
 
   const std::string& directory() const { return directory_; }
 
@@ -58,16 +65,21 @@ class RocksDbStorage final : public Storage {
                  std::vector<rocksdb::ColumnFamilyHandle*> handles);
   Status check_identity(StorageIdentity identity);
   Error fault(const std::string& what) const;
+  // Reads a record of the meta column family into `message`; false when absent.
+  Result<bool> read_meta(const char* key, google::protobuf::MessageLite& message, const char* what);
+  Result<Term> stored_term(Index index);
+  Status write(rocksdb::WriteBatch& batch, bool sync);
 
   std::string directory_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // released before db_
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
-  // The log's extent on disk: [first_index_, last_index_], empty when
-  // last_index_ < first_index_. Known after load().
-  Index first_index_ = 1;
+  // The log's extent on disk: the entries after base_ up to last_index_.
+  // Known after load().
+  pb::LogBase base_;
   Index last_index_ = 0;
+  Index snapshot_index_ = 0;
   bool loaded_ = false;
 };
 

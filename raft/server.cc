@@ -4,6 +4,8 @@
 #include <iostream>
 #include <random>
 
+#include "raft/snapshot_file.h"
+
 namespace raft {
 
 namespace {
@@ -14,13 +16,15 @@ Error stopped_error() {
 
 }  // namespace
 
-Server::Server(ServerOptions options, std::shared_ptr<Storage> storage, std::shared_ptr<Transport> transport,
+Server::Server(ServerOptions options, std::shared_ptr<Storage> storage,
+               std::shared_ptr<SnapshotStore> snapshots, std::shared_ptr<Transport> transport,
                std::shared_ptr<Discovery> discovery, std::shared_ptr<StateMachine> state_machine)
     : options_(options),
       read_timeout_(options.read_timeout.count() > 0
                         ? options.read_timeout
                         : 4 * options.core.election_ticks * options.tick_interval),
       storage_(std::move(storage)),
+      snapshots_(std::move(snapshots)),
       transport_(std::move(transport)),
       discovery_(std::move(discovery)),
       state_machine_(std::move(state_machine)) {}
@@ -48,10 +52,25 @@ Status Server::start() {
 
   Result<PersistentState> persisted = storage_->load();
   if (!persisted.ok()) return persisted.error();
+  PersistentState state = std::move(persisted).value();
+  if (state.snapshot.index() > state_machine_->applied_index()) {
+    // The state machine is behind the latest snapshot: the node crashed
+    // between recording an installed snapshot and restoring from it (or the
+    // state machine's data is new). The snapshot is the way forward.
+    if (Status restored = restore_state_machine(state.snapshot); !restored.ok()) return restored.error();
+  }
+  // Snapshots other than the latest, and files a crash left half-written.
+  if (Status cleaned = snapshots_->remove_all_except(state.snapshot.index()); !cleaned.ok()) {
+    return cleaned.error();
+  }
   RestoredState restored;
-  restored.hard_state = persisted.value().hard_state;
-  restored.entries = std::move(persisted).value().entries;
+  restored.hard_state = std::move(state.hard_state);
+  restored.snapshot = state.snapshot;
+  restored.log_base = std::move(state.log_base);
+  restored.entries = std::move(state.entries);
   restored.applied = state_machine_->applied_index();
+  voters_ = config.voters;
+  last_snapshot_index_ = state.snapshot.index();
   try {
     core_ = std::make_unique<Core>(std::move(config), std::move(restored));
   } catch (const std::invalid_argument& error) {
@@ -85,6 +104,7 @@ void Server::stop() {
   }
   apply_ready_.notify_all();
   apply_thread_.join();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   std::lock_guard status(status_mutex_);
   status_.running = false;
 }
@@ -142,13 +162,14 @@ void Server::raft_loop() {
   std::vector<Input> batch;
   bool healthy = true;
   while (healthy) {
+    if (apply_failed_) break;
     {
       std::unique_lock lock(inbox_mutex_);
       inbox_ready_.wait_until(lock, next_tick, [&] { return stopping_ || !inbox_.empty(); });
       if (stopping_) break;
       batch.swap(inbox_);
     }
-    for (Input& input : batch) handle(input);
+    for (Input& input : batch) healthy = handle(input) && healthy;
     batch.clear();
 
     const auto now = Clock::now();
@@ -164,12 +185,12 @@ void Server::raft_loop() {
     while (healthy && core_->has_ready()) healthy = process_ready();
     publish_status();
   }
-  fail_everything(healthy
+  fail_everything(healthy && !apply_failed_
                       ? stopped_error()
                       : Error{ErrorCode::kStorage, "storage failed; the node stopped to protect its data"});
 }
 
-void Server::handle(Input& input) {
+bool Server::handle(Input& input) {
   if (auto* message = std::get_if<pb::Message>(&input)) {
     core_->step(*message);
   } else if (auto* propose = std::get_if<ProposeRequest>(&input)) {
@@ -187,13 +208,23 @@ void Server::handle(Input& input) {
     core_->read_index(id);
   } else if (auto* transfer = std::get_if<TransferRequest>(&input)) {
     transfer->promise.set_value(core_->transfer_leadership(transfer->target));
+  } else if (auto* taken = std::get_if<SnapshotTaken>(&input)) {
+    return record_snapshot(taken->snapshot);
   }
+  return true;
 }
 
 bool Server::process_ready() {
   Ready ready = core_->ready();
   // §10.2.1: the leader's AppendEntries go out before its own disk write.
-  for (pb::Message& message : ready.messages) transport_->send(std::move(message));
+  for (pb::Message& message : ready.messages) {
+    if (message.has_install_snapshot() && !fill_snapshot_chunk(message)) continue;
+    transport_->send(std::move(message));
+  }
+  std::vector<std::pair<Index, bool>> received;
+  if (!receive_snapshot_chunks(ready, received)) return false;
+  ApplyBatch work;
+  if (ready.snapshot && !install_snapshot(*ready.snapshot, work)) return false;
   if (ready.hard_state || !ready.entries.empty()) {
     const Status saved =
         storage_->save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries, ready.must_sync);
@@ -205,8 +236,8 @@ bool Server::process_ready() {
   // Votes and acknowledgements promise durability: only after the write.
   for (pb::Message& message : ready.messages_after_persist) transport_->send(std::move(message));
   core_->advance(ready);
+  for (const auto& [index, intact] : received) core_->snapshot_received(index, intact);
 
-  ApplyBatch work;
   for (const ReadState& read : ready.read_states) {
     auto pending = pending_reads_.find(read.request_id);
     if (pending == pending_reads_.end()) continue;  // already timed out
@@ -226,12 +257,152 @@ bool Server::process_ready() {
     }
     work.entries = std::move(ready.committed_entries);
   }
-  if (!work.entries.empty() || !work.reads.empty()) {
+  if (work.restore || !work.entries.empty() || !work.reads.empty()) {
     std::lock_guard lock(apply_mutex_);
     apply_queue_.push_back(std::move(work));
     apply_ready_.notify_one();
   }
   return true;
+}
+
+// ------------------------------------------------------------- snapshots --
+
+bool Server::fill_snapshot_chunk(pb::Message& message) {
+  pb::InstallSnapshot* chunk = message.mutable_install_snapshot();
+  const pb::SnapshotMetadata& snapshot = chunk->snapshot();
+  const std::uint64_t end = snapshot_chunk_end(core_->config(), chunk->offset(), snapshot.size());
+  Result<std::string> bytes = snapshots_->read(snapshot.index(), chunk->offset(), end - chunk->offset());
+  if (!bytes.ok() || bytes.value().size() != end - chunk->offset()) {
+    // The next heartbeat asks for this chunk again.
+    std::cerr << "raft node " << options_.core.id << ": cannot read snapshot " << snapshot.index() << ": "
+              << (bytes.ok() ? "it is shorter than recorded" : bytes.error().to_string()) << "\n";
+    return false;
+  }
+  chunk->set_data(std::move(bytes).value());
+  return true;
+}
+
+bool Server::receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<Index, bool>>& received) {
+  for (const pb::InstallSnapshot& chunk : ready.snapshot_chunks) {
+    const pb::SnapshotMetadata& snapshot = chunk.snapshot();
+    if (chunk.offset() == 0) {
+      Result<std::unique_ptr<SnapshotFileWriter>> created = snapshots_->create(snapshot.index());
+      if (!created.ok()) {
+        std::cerr << "raft node " << options_.core.id << ": " << created.error().to_string() << "\n";
+        return false;
+      }
+      incoming_snapshot_ = std::move(created).value();
+    }
+    // The core hands out chunks in order from offset 0, so this holds
+    // unless a write failed, which stops the node.
+    Status appended = incoming_snapshot_ && incoming_snapshot_->size() == chunk.offset()
+                          ? incoming_snapshot_->append(chunk.data())
+                          : Status(Error{ErrorCode::kStorage, "snapshot chunk out of order"});
+    if (appended.ok() && chunk.done()) appended = incoming_snapshot_->commit();
+    if (!appended.ok()) {
+      std::cerr << "raft node " << options_.core.id << ": " << appended.error().to_string() << "\n";
+      return false;
+    }
+    if (!chunk.done()) continue;
+    incoming_snapshot_.reset();
+    // Check every byte before anything depends on it: a damaged snapshot is
+    // deleted and fetched again.
+    const Status intact = snapshot_file::verify(*snapshots_, snapshot);
+    if (!intact.ok()) {
+      std::cerr << "raft node " << options_.core.id << ": " << intact.error().to_string()
+                << "; asking for it again\n";
+      (void)snapshots_->remove(snapshot.index());
+    }
+    received.emplace_back(snapshot.index(), intact.ok());
+  }
+  return true;
+}
+
+bool Server::install_snapshot(const pb::SnapshotMetadata& snapshot, ApplyBatch& work) {
+  // Storage first: once it records the snapshot (dropping the log), a crash
+  // before the state machine has restored is finished at the next start.
+  if (Status saved = storage_->save_snapshot(snapshot); !saved.ok()) {
+    std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
+    return false;
+  }
+  work.restore = snapshot;
+  // Proposals this node made as an earlier leader, now inside the snapshot:
+  // whether they committed cannot be told any more.
+  while (!pending_proposals_.empty() && pending_proposals_.begin()->first <= snapshot.index()) {
+    auto node = pending_proposals_.extract(pending_proposals_.begin());
+    work.proposals.emplace(node.key(), std::move(node.mapped()));
+  }
+  return true;
+}
+
+bool Server::record_snapshot(const pb::SnapshotMetadata& snapshot) {
+  // A snapshot written out while a newer one was installed is stale.
+  if (snapshot.index() <= core_->snapshot().index()) return true;
+  if (Status saved = storage_->save_snapshot(snapshot); !saved.ok()) {
+    std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
+    return false;
+  }
+  const Index through =
+      snapshot.index() > options_.compaction_margin ? snapshot.index() - options_.compaction_margin : 0;
+  core_->compact(snapshot, through);
+  if (Status compacted = storage_->compact(core_->log().base_index()); !compacted.ok()) {
+    std::cerr << "raft node " << options_.core.id << ": " << compacted.error().to_string() << "\n";
+    return false;
+  }
+  if (Status cleaned = snapshots_->remove_all_except(snapshot.index()); !cleaned.ok()) {
+    // Only costs disk space until the next snapshot.
+    std::cerr << "raft node " << options_.core.id << ": " << cleaned.error().to_string() << "\n";
+  }
+  return true;
+}
+
+Status Server::restore_state_machine(const pb::SnapshotMetadata& snapshot) {
+  // Check the whole file first, so the state machine never starts on bytes
+  // that turn out to be damaged.
+  if (Status intact = snapshot_file::verify(*snapshots_, snapshot); !intact.ok()) return intact;
+  snapshot_file::Decoder decoder(*snapshots_, snapshot);
+  return state_machine_->restore(snapshot.index(), decoder);
+}
+
+void Server::maybe_take_snapshot() {
+  if (snapshot_running_) return;
+  const Index applied = state_machine_->applied_index();
+  const bool due =
+      (options_.snapshot_entries > 0 && applied >= last_snapshot_index_ + options_.snapshot_entries) ||
+      (options_.snapshot_bytes > 0 && bytes_since_snapshot_ >= options_.snapshot_bytes);
+  // The snapshot's term is that of the state machine's last command, known
+  // once it applied one in this run.
+  if (!due || applied <= last_snapshot_index_ || applied != last_command_index_) return;
+  std::unique_ptr<StateMachineView> view = state_machine_->view();
+  pb::SnapshotMetadata header;
+  header.set_index(view->index());
+  header.set_term(last_command_term_);
+  for (NodeId voter : voters_) header.add_voters(voter);
+  if (view->index() != applied) return;  // a state machine that moved on: try again later
+  last_snapshot_index_ = applied;
+  bytes_since_snapshot_ = 0;
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  snapshot_running_ = true;
+  snapshot_thread_ = std::thread([this, view = std::move(view), header] {
+    Result<pb::SnapshotMetadata> written = [&]() -> Result<pb::SnapshotMetadata> {
+      Result<std::unique_ptr<SnapshotFileWriter>> writer = snapshots_->create(header.index());
+      if (!writer.ok()) return writer.error();
+      snapshot_file::Encoder encoder(*writer.value(), header);
+      if (Status status = view->write(encoder); !status.ok()) return status.error();
+      Result<pb::SnapshotMetadata> finished = encoder.finish();
+      if (!finished.ok()) return finished;
+      if (Status committed = writer.value()->commit(); !committed.ok()) return committed.error();
+      return finished;
+    }();
+    if (written.ok()) {
+      enqueue(SnapshotTaken{written.value()});
+    } else {
+      // The log keeps growing until a later attempt succeeds.
+      std::cerr << "raft node " << options_.core.id << ": snapshot at index " << header.index()
+                << " failed: " << written.error().to_string() << "\n";
+    }
+    snapshot_running_ = false;
+  });
 }
 
 void Server::expire_reads(std::chrono::steady_clock::time_point now) {
@@ -254,6 +425,8 @@ void Server::publish_status() {
   status.leader = core_->leader();
   status.commit_index = core_->log().committed();
   status.last_log_index = core_->log().last_index();
+  status.first_log_index = core_->log().first_index();
+  status.snapshot_index = core_->snapshot().index();
   status.running = true;
   for (const auto& [peer, progress] : core_->followers()) {
     status.followers.push_back(
@@ -301,10 +474,38 @@ void Server::apply_loop() {
       work = std::move(apply_queue_.front());
       apply_queue_.pop_front();
     }
+    if (work.restore) {
+      const Index index = work.restore->index();
+      if (Status restored = restore_state_machine(*work.restore); !restored.ok()) {
+        // The node cannot go on without its state: stop it (the raft loop
+        // sees apply_failed_) rather than apply entries to the wrong state.
+        std::cerr << "raft node " << options_.core.id << ": cannot restore snapshot " << index << ": "
+                  << restored.error().to_string() << "\n";
+        apply_failed_ = true;
+        inbox_ready_.notify_all();
+        for (auto& [proposal_index, proposal] : work.proposals) proposal.promise.set_value(restored.error());
+        for (auto& [read_index, promise] : work.reads) promise.set_value(restored.error());
+        break;
+      }
+      applied_index_ = index;
+      last_snapshot_index_ = index;
+      bytes_since_snapshot_ = 0;
+      last_command_index_ = index;
+      last_command_term_ = work.restore->term();
+      while (!work.proposals.empty() && work.proposals.begin()->first <= index) {
+        work.proposals.begin()->second.promise.set_value(
+            Error{ErrorCode::kTimeout,
+                  "the entry's outcome is unknown: a snapshot replaced it before it applied here"});
+        work.proposals.erase(work.proposals.begin());
+      }
+    }
     for (const pb::Entry& entry : work.entries) {
       std::string result;
       if (entry.type() == pb::ENTRY_COMMAND && entry.index() > state_machine_->applied_index()) {
         result = state_machine_->apply(entry.index(), entry.data());
+        bytes_since_snapshot_ += entry.data().size();
+        last_command_index_ = entry.index();
+        last_command_term_ = entry.term();
       }
       applied_index_ = entry.index();
       auto proposal = work.proposals.find(entry.index());
@@ -324,6 +525,7 @@ void Server::apply_loop() {
     }
     for (auto& [index, promise] : work.reads) waiting_reads.emplace(index, std::move(promise));
     release_reads();
+    maybe_take_snapshot();
   }
   for (auto& [index, promise] : waiting_reads) promise.set_value(stopped_error());
 }

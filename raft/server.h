@@ -11,6 +11,14 @@
 // machine, so a slow state machine never delays heartbeats or votes.
 // Proposals that arrive while the loop is syncing are persisted together
 // with the next sync (group commit).
+//
+// Log compaction (§7): after options.snapshot_entries entries (or
+// snapshot_bytes of commands) applied since the last snapshot, the apply
+// loop takes a view of the state machine and a third thread writes it to the
+// SnapshotStore; then the raft loop records it in Storage and deletes the
+// log before it (keeping compaction_margin entries). Followers that need
+// deleted entries receive the snapshot in chunks; a follower checks a
+// received snapshot end to end before its state machine restores from it.
 
 #include <atomic>
 #include <chrono>
@@ -29,6 +37,7 @@
 #include "raft/core.h"
 #include "raft/discovery.h"
 #include "raft/result.h"
+#include "raft/snapshot_store.h"
 #include "raft/state_machine.h"
 #include "raft/storage.h"
 #include "raft/transport.h"
@@ -45,6 +54,13 @@ struct ServerOptions {
   // A read whose leadership check gets no answer fails after this long;
   // zero means four minimum election timeouts.
   std::chrono::milliseconds read_timeout{0};
+  // Take a snapshot and compact the log after this many entries, or this
+  // many bytes of commands, applied since the last one; 0 disables either.
+  std::uint64_t snapshot_entries = 100'000;
+  std::uint64_t snapshot_bytes = 64 << 20;
+  // Entries kept before a snapshot's index when compacting, so that a
+  // follower only a little behind catches up from the log, not a snapshot.
+  std::uint64_t compaction_margin = 5'000;
 };
 
 // A committed proposal: where it is in the log and what the state machine
@@ -69,19 +85,23 @@ struct ServerStatus {
   Index commit_index = 0;
   Index applied_index = 0;
   Index last_log_index = 0;
+  Index first_log_index = 0;
+  Index snapshot_index = 0;
   std::vector<FollowerStatus> followers;  // on the leader only
   bool running = false;
 };
 
 class Server {
  public:
-  Server(ServerOptions options, std::shared_ptr<Storage> storage, std::shared_ptr<Transport> transport,
-         std::shared_ptr<Discovery> discovery, std::shared_ptr<StateMachine> state_machine);
+  Server(ServerOptions options, std::shared_ptr<Storage> storage, std::shared_ptr<SnapshotStore> snapshots,
+         std::shared_ptr<Transport> transport, std::shared_ptr<Discovery> discovery,
+         std::shared_ptr<StateMachine> state_machine);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Loads persisted state, learns the members and starts the threads.
+  // Loads persisted state (restoring the state machine from the latest
+  // snapshot if it is behind it), learns the members and starts the threads.
   Status start();
 
   // Replicates `command`; the future holds its index and the state
@@ -118,7 +138,11 @@ class Server {
     NodeId target;
     std::promise<Status> promise;
   };
-  using Input = std::variant<pb::Message, ProposeRequest, ReadRequest, TransferRequest>;
+  // A snapshot was written out and committed to the SnapshotStore.
+  struct SnapshotTaken {
+    pb::SnapshotMetadata snapshot;
+  };
+  using Input = std::variant<pb::Message, ProposeRequest, ReadRequest, TransferRequest, SnapshotTaken>;
 
   struct PendingProposal {
     Term term;
@@ -130,6 +154,8 @@ class Server {
   };
   // Handed from the raft loop to the apply loop, in order.
   struct ApplyBatch {
+    // A snapshot to restore the state machine from, before `entries`.
+    std::optional<pb::SnapshotMetadata> restore;
     std::vector<pb::Entry> entries;
     std::map<Index, PendingProposal> proposals;  // by index, for these entries
     std::vector<std::pair<Index, std::promise<Result<Index>>>> reads;
@@ -137,8 +163,14 @@ class Server {
 
   void enqueue(Input input);
   void raft_loop();
-  void handle(Input& input);
+  bool handle(Input& input);  // false: storage failed
   bool process_ready();
+  bool receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<Index, bool>>& received);
+  bool install_snapshot(const pb::SnapshotMetadata& snapshot, ApplyBatch& work);
+  bool fill_snapshot_chunk(pb::Message& message);
+  bool record_snapshot(const pb::SnapshotMetadata& snapshot);
+  Status restore_state_machine(const pb::SnapshotMetadata& snapshot);
+  void maybe_take_snapshot();
   void expire_reads(std::chrono::steady_clock::time_point now);
   void publish_status();
   void fail_everything(const Error& error);
@@ -147,6 +179,7 @@ class Server {
   const ServerOptions options_;
   const std::chrono::milliseconds read_timeout_;
   const std::shared_ptr<Storage> storage_;
+  const std::shared_ptr<SnapshotStore> snapshots_;
   const std::shared_ptr<Transport> transport_;
   const std::shared_ptr<Discovery> discovery_;
   const std::shared_ptr<StateMachine> state_machine_;
@@ -156,6 +189,7 @@ class Server {
   std::map<Index, PendingProposal> pending_proposals_;
   std::map<std::uint64_t, PendingRead> pending_reads_;
   std::uint64_t next_read_id_ = 1;
+  std::unique_ptr<SnapshotFileWriter> incoming_snapshot_;  // being received
 
   std::mutex inbox_mutex_;
   std::condition_variable inbox_ready_;
@@ -167,6 +201,15 @@ class Server {
   std::deque<ApplyBatch> apply_queue_;
   bool apply_stopping_ = false;
   std::atomic<Index> applied_index_{0};
+  std::atomic<bool> apply_failed_{false};
+  // Owned by the apply loop: what the next snapshot is measured against.
+  Index last_snapshot_index_ = 0;
+  std::uint64_t bytes_since_snapshot_ = 0;
+  Index last_command_index_ = 0;
+  Term last_command_term_ = 0;
+  std::vector<NodeId> voters_;
+  std::thread snapshot_thread_;  // writes one snapshot at a time
+  std::atomic<bool> snapshot_running_{false};
 
   mutable std::mutex status_mutex_;
   ServerStatus status_;

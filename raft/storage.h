@@ -1,6 +1,7 @@
 #pragma once
 // raft::Storage: where a node keeps what Raft requires to survive a crash --
-// its hard state (term, vote, commit) and its log.
+// its hard state (term, vote, commit), its log, and the metadata of its
+// latest snapshot (the snapshot's bytes live in a SnapshotStore).
 
 #include <vector>
 
@@ -11,7 +12,11 @@ namespace raft {
 
 struct PersistentState {
   pb::HardState hard_state;
-  std::vector<pb::Entry> entries;  // contiguous, from index 1 (or after a snapshot)
+  // The latest snapshot recorded; index 0 when there is none.
+  pb::SnapshotMetadata snapshot;
+  // The log's compaction point: `entries` start right after it.
+  pb::LogBase log_base;
+  std::vector<pb::Entry> entries;
 };
 
 class Storage {
@@ -25,6 +30,17 @@ class Storage {
   // log from entries.front().index() on with `entries`. With `sync`, the
   // data is durable when this returns: Raft acknowledges it to others.
   virtual Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) = 0;
+
+  // Records `snapshot` as the latest, durably (its bytes must already be
+  // durable). If the log holds the snapshot's last entry (same index and
+  // term) the log is kept (Figure 13, rule 6); otherwise the whole log is
+  // discarded and continues after the snapshot (rule 7). Atomic.
+  virtual Status save_snapshot(const pb::SnapshotMetadata& snapshot) = 0;
+
+  // Log compaction (§7): deletes the entries up to and including `through`,
+  // which must not be past the latest snapshot. Need not be synced: a crash
+  // that loses it only leaves entries to delete again.
+  virtual Status compact(Index through) = 0;
 };
 
 }  // namespace raft

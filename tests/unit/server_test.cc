@@ -10,6 +10,8 @@
 #include <functional>
 #include <thread>
 
+#include "raft/file_snapshot_store.h"
+#include "raft/in_memory_snapshot_store.h"
 #include "raft/in_memory_storage.h"
 #include "raft/local_transport.h"
 #include "raft/rocksdb_storage.h"
@@ -38,11 +40,52 @@ class RecordingStateMachine final : public StateMachine {
     std::lock_guard lock(mutex_);
     return commands_;
   }
+  // The snapshot is every command applied, one block each.
+  std::unique_ptr<StateMachineView> view() override {
+    std::lock_guard lock(mutex_);
+    return std::make_unique<View>(applied_, commands_);
+  }
+  Status restore(Index index, SnapshotSource& source) override {
+    std::vector<std::string> commands;
+    std::string block;
+    while (true) {
+      Result<bool> more = source.next(block);
+      if (!more.ok()) return more.error();
+      if (!more.value()) break;
+      commands.push_back(block);
+    }
+    std::lock_guard lock(mutex_);
+    commands_ = std::move(commands);
+    applied_ = index;
+    ++restores_;
+    return {};
+  }
+  int restores() const {
+    std::lock_guard lock(mutex_);
+    return restores_;
+  }
 
  private:
+  class View final : public StateMachineView {
+   public:
+    View(Index index, std::vector<std::string> commands) : index_(index), commands_(std::move(commands)) {}
+    Index index() const override { return index_; }
+    Status write(SnapshotSink& sink) override {
+      for (const std::string& command : commands_) {
+        if (Status written = sink.write(command); !written.ok()) return written;
+      }
+      return {};
+    }
+
+   private:
+    Index index_;
+    std::vector<std::string> commands_;
+  };
+
   mutable std::mutex mutex_;
   std::vector<std::string> commands_;
   Index applied_ = 0;
+  int restores_ = 0;
 };
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
@@ -62,6 +105,7 @@ class ServerCluster {
     discovery_ = std::make_shared<StaticDiscovery>(peers);
     for (NodeId id = 1; id <= size; ++id) {
       storages_[id] = std::make_shared<InMemoryStorage>();
+      snapshot_stores_[id] = std::make_shared<InMemorySnapshotStore>();
       machines_[id] = std::make_shared<RecordingStateMachine>();
       start(id);
     }
@@ -77,8 +121,8 @@ class ServerCluster {
     options.core.election_ticks = 20;
     options.core.heartbeat_ticks = 2;
     options.core.random_seed = id;
-    servers_[id] =
-        std::make_unique<Server>(options, storages_[id], network_->endpoint(), discovery_, machines_[id]);
+    servers_[id] = std::make_unique<Server>(options, storages_[id], snapshot_stores_[id],
+                                            network_->endpoint(), discovery_, machines_[id]);
     ASSERT_TRUE(servers_[id]->start().ok());
   }
   void stop(NodeId id) { servers_.erase(id); }
@@ -111,6 +155,7 @@ class ServerCluster {
   std::shared_ptr<LocalNetwork> network_;
   std::shared_ptr<StaticDiscovery> discovery_;
   std::map<NodeId, std::shared_ptr<InMemoryStorage>> storages_;
+  std::map<NodeId, std::shared_ptr<InMemorySnapshotStore>> snapshot_stores_;
   std::map<NodeId, std::shared_ptr<RecordingStateMachine>> machines_;
   std::map<NodeId, std::unique_ptr<Server>> servers_;
 };
@@ -262,7 +307,10 @@ TEST(Server, ThreeNodesOnRocksDbRestartFromDiskAndCarryOn) {
     options.core.random_seed = id;
     options.tick_interval = 5ms;
     if (!machines.contains(id)) machines[id] = std::make_shared<RecordingStateMachine>();
+    auto snapshots = FileSnapshotStore::open(root.sub(std::to_string(id)) + "/snapshots");
+    ASSERT_TRUE(snapshots.ok()) << snapshots.error().to_string();
     servers[id] = std::make_unique<Server>(options, std::shared_ptr<Storage>(std::move(storage).value()),
+                                           std::shared_ptr<SnapshotStore>(std::move(snapshots).value()),
                                            network->endpoint(), discovery, machines[id]);
     ASSERT_TRUE(servers[id]->start().ok());
   };
@@ -311,6 +359,10 @@ class GatedStorage final : public Storage {
     if (!entries.empty()) synced_batches_.push_back(sync ? entries.size() : 0);
     return inner_.save(hard_state, entries, sync);
   }
+  Status save_snapshot(const pb::SnapshotMetadata& snapshot) override {
+    return inner_.save_snapshot(snapshot);
+  }
+  Status compact(Index through) override { return inner_.compact(through); }
   void hold_next_save() {
     std::lock_guard lock(mutex_);
     hold_next_ = true;
@@ -344,7 +396,7 @@ TEST(Server, ProposalsArrivingDuringASyncShareTheNextOne) {
   ServerOptions options;
   options.core.id = 1;
   options.tick_interval = 5ms;
-  Server server(options, storage, network->endpoint(),
+  Server server(options, storage, std::make_shared<InMemorySnapshotStore>(), network->endpoint(),
                 std::make_shared<StaticDiscovery>(std::vector<Peer>{{1, "a"}}),
                 std::make_shared<RecordingStateMachine>());
   ASSERT_TRUE(server.start().ok());

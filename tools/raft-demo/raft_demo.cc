@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "raft/in_memory_snapshot_store.h"
 #include "raft/in_memory_storage.h"
 #include "raft/local_transport.h"
 #include "raft/server.h"
@@ -44,8 +45,40 @@ class HashingStateMachine final : public raft::StateMachine {
     std::lock_guard lock(mutex_);
     return {count_, hash_};
   }
+  // A snapshot is the fingerprint: two 8-byte numbers in one block.
+  std::unique_ptr<raft::StateMachineView> view() override {
+    std::lock_guard lock(mutex_);
+    std::string block(16, '\0');
+    std::memcpy(block.data(), &count_, 8);
+    std::memcpy(block.data() + 8, &hash_, 8);
+    return std::make_unique<View>(applied_, std::move(block));
+  }
+  raft::Status restore(raft::Index index, raft::SnapshotSource& source) override {
+    std::string block;
+    raft::Result<bool> read = source.next(block);
+    if (!read.ok()) return read.error();
+    if (!read.value() || block.size() != 16) {
+      return raft::Error{raft::ErrorCode::kStorage, "demo snapshot is not two numbers"};
+    }
+    std::lock_guard lock(mutex_);
+    std::memcpy(&count_, block.data(), 8);
+    std::memcpy(&hash_, block.data() + 8, 8);
+    applied_ = index;
+    return {};
+  }
 
  private:
+  class View final : public raft::StateMachineView {
+   public:
+    View(raft::Index index, std::string block) : index_(index), block_(std::move(block)) {}
+    raft::Index index() const override { return index_; }
+    raft::Status write(raft::SnapshotSink& sink) override { return sink.write(block_); }
+
+   private:
+    raft::Index index_;
+    std::string block_;
+  };
+
   mutable std::mutex mutex_;
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
   std::uint64_t count_ = 0;
@@ -60,6 +93,7 @@ class Demo {
     discovery_ = std::make_shared<raft::StaticDiscovery>(peers);
     for (raft::NodeId id = 1; id <= nodes; ++id) {
       storages_[id] = std::make_shared<raft::InMemoryStorage>();
+      snapshot_stores_[id] = std::make_shared<raft::InMemorySnapshotStore>();
       machines_[id] = std::make_shared<HashingStateMachine>();
       start(id);
     }
@@ -70,8 +104,8 @@ class Demo {
     options.core.id = id;
     options.tick_interval = 10ms;
     options.core.election_ticks = 15;
-    servers_[id] = std::make_unique<raft::Server>(options, storages_[id], network_->endpoint(), discovery_,
-                                                  machines_[id]);
+    servers_[id] = std::make_unique<raft::Server>(options, storages_[id], snapshot_stores_[id],
+                                                  network_->endpoint(), discovery_, machines_[id]);
     if (const raft::Status started = servers_[id]->start(); !started.ok()) {
       std::fprintf(stderr, "raft-demo: node %llu failed to start: %s\n", static_cast<unsigned long long>(id),
                    started.error().to_string().c_str());
@@ -168,6 +202,7 @@ class Demo {
   std::shared_ptr<raft::LocalNetwork> network_;
   std::shared_ptr<raft::StaticDiscovery> discovery_;
   std::map<raft::NodeId, std::shared_ptr<raft::InMemoryStorage>> storages_;
+  std::map<raft::NodeId, std::shared_ptr<raft::InMemorySnapshotStore>> snapshot_stores_;
   std::map<raft::NodeId, std::shared_ptr<HashingStateMachine>> machines_;
   std::map<raft::NodeId, std::unique_ptr<raft::Server>> servers_;
   Clock::time_point start_;
