@@ -25,8 +25,8 @@ Core::Core(CoreConfig config, RestoredState restored)
                                 std::to_string(log_.last_index()) + ") does not continue snapshot " +
                                 std::to_string(snapshot_.index()));
   }
-  if (log_.applied() < snapshot_.index()) {
-    throw std::invalid_argument("the state machine (applied " + std::to_string(log_.applied()) +
+  if (restored.applied < snapshot_.index()) {
+    throw std::invalid_argument("the state machine (applied " + std::to_string(restored.applied) +
                                 ") is behind snapshot " + std::to_string(snapshot_.index()));
   }
   if (config_.election_ticks <= config_.heartbeat_ticks || config_.heartbeat_ticks <= 0) {

@@ -270,6 +270,9 @@ bool Server::process_ready() {
 bool Server::fill_snapshot_chunk(pb::Message& message) {
   pb::InstallSnapshot* chunk = message.mutable_install_snapshot();
   const pb::SnapshotMetadata& snapshot = chunk->snapshot();
+  // A chunk announced before a newer snapshot replaced this one is dropped;
+  // the next heartbeat starts sending the newer one.
+  if (snapshot.index() < core_->snapshot().index()) return false;
   const std::uint64_t end = snapshot_chunk_end(core_->config(), chunk->offset(), snapshot.size());
   Result<std::string> bytes = snapshots_->read(snapshot.index(), chunk->offset(), end - chunk->offset());
   if (!bytes.ok() || bytes.value().size() != end - chunk->offset()) {

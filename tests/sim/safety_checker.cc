@@ -31,11 +31,13 @@ void SafetyChecker::on_entries_written(const Core& core, const std::vector<pb::E
 
 void SafetyChecker::check_logs_match(const Core& a, const Core& b) {
   const Index last = std::min(a.log().last_index(), b.log().last_index());
+  // Compacted entries are checked where snapshots are restored.
+  const Index first = std::max(a.log().first_index(), b.log().first_index());
   // From the highest index where the terms agree, every earlier entry must
   // agree too.
   Index index = last;
-  while (index > 0 && a.log().term_at(index) != b.log().term_at(index)) --index;
-  for (; index > 0; --index) {
+  while (index >= first && a.log().term_at(index) != b.log().term_at(index)) --index;
+  for (; index >= first; --index) {
     const pb::Entry& x = a.log().at(index);
     const pb::Entry& y = b.log().at(index);
     if (x.term() != y.term() || x.data() != y.data()) {
@@ -57,7 +59,7 @@ void SafetyChecker::on_leader_write(const Core& core, const std::vector<pb::Entr
 }
 
 void SafetyChecker::on_committed(const Core& core, Index from, Index to) {
-  for (Index index = from; index <= to; ++index) {
+  for (Index index = std::max(from, core.log().first_index()); index <= to; ++index) {
     const pb::Entry& entry = core.log().at(index);
     auto [it, inserted] = committed_.try_emplace(index, CommittedEntry{entry, core.term()});
     const pb::Entry& known = it->second.entry;
@@ -73,6 +75,7 @@ void SafetyChecker::on_committed(const Core& core, Index from, Index to) {
 void SafetyChecker::check_leader_has_committed_entries(const Core& core) {
   for (const auto& [index, committed] : committed_) {
     if (committed.committed_in >= core.term()) continue;
+    if (index < core.log().base_index()) continue;  // in its snapshot, checked on restore
     if (core.log().term_at(index) != committed.entry.term()) {
       fail("Leader Completeness: leader " + std::to_string(core.id()) + " of term " +
            std::to_string(core.term()) + " lacks index " + std::to_string(index) + " (term " +
@@ -94,6 +97,15 @@ void SafetyChecker::on_applied(NodeId node, const pb::Entry& entry, Index expect
          std::to_string(entry.term()) + " at index " + std::to_string(entry.index()) +
          " where another node applied term " + std::to_string(it->second.term()));
   }
+}
+
+void SafetyChecker::on_snapshot_restored(NodeId node, Index index, const std::vector<pb::Entry>& entries) {
+  if (entries.size() != index) {
+    fail("node " + std::to_string(node) + " restored a snapshot at index " + std::to_string(index) +
+         " holding " + std::to_string(entries.size()) + " entries");
+    return;
+  }
+  for (Index expected = 1; const pb::Entry& entry : entries) on_applied(node, entry, expected++);
 }
 
 void SafetyChecker::on_hard_state_persisted(NodeId node, const pb::HardState& before,

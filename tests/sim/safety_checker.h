@@ -33,11 +33,17 @@ class SafetyChecker {
   void check_leader_has_committed_entries(const Core& core);
   // State Machine Safety: no two servers apply different entries at one index.
   void on_applied(NodeId node, const pb::Entry& entry, Index expected_index);
+  // ... and a snapshot's state, the entries 1..index it holds, must be what
+  // every node applied there.
+  void on_snapshot_restored(NodeId node, Index index, const std::vector<pb::Entry>& entries);
   // Durable term never decreases; a durable vote never changes within a term.
   void on_hard_state_persisted(NodeId node, const pb::HardState& before, const pb::HardState& after);
   // A read served at `read_index` must see every entry committed before the
   // read was requested (linearizability of ReadIndex, dissertation §6.4).
   void on_read(NodeId node, Index read_index, Index committed_when_requested);
+
+  // A fault the simulation itself found (a driver contract broken).
+  void fail_with(std::string what) { fail(std::move(what)); }
 
   Index highest_committed() const { return committed_.empty() ? 0 : committed_.rbegin()->first; }
   const std::optional<std::string>& violation() const { return violation_; }

@@ -4,6 +4,10 @@
 #include <iostream>
 #include <map>
 
+#include "raft/in_memory_snapshot_store.h"
+#include "raft/in_memory_storage.h"
+#include "raft/snapshot_file.h"
+
 namespace raft::sim {
 
 namespace {
@@ -15,14 +19,22 @@ struct Simulation::Node {
   CoreConfig config;
   std::unique_ptr<Core> core;  // null while crashed
   std::uint64_t epoch = 0;     // bumped by a crash: events of an earlier life are void
-  // What the simulated disk holds.
-  pb::HardState durable_hard_state;
-  std::vector<pb::Entry> durable_log;
+  // The simulated disk: it keeps what a completed write put there.
+  InMemoryStorage disk;
+  InMemorySnapshotStore snapshots;
+  pb::HardState durable_hard_state;  // a copy, for the checker
+  // Snapshot files being written, lost in a crash: one taken from the state
+  // machine, and one received from a leader.
+  std::unique_ptr<SnapshotFileWriter> taking;
+  pb::SnapshotMetadata taking_snapshot;
+  std::unique_ptr<SnapshotFileWriter> receiving;
   // The Ready being written; the node takes no other input until it is done,
   // as raft::Server's loop does.
   std::optional<Ready> writing;
   std::deque<Input> waiting;
-  // The state machine is volatile here: after a restart it replays the log.
+  // The state machine is volatile here: every entry it applied, in order.
+  // After a restart it restores the latest snapshot and replays the log.
+  std::vector<pb::Entry> machine;
   Index applied = 0;
   Index recorded_commit = 0;
   bool was_leader = false;
@@ -54,7 +66,6 @@ Simulation::Simulation(SimulationOptions options)
     node->config.max_entries_per_append = batch;
     node->config.max_bytes_per_append = 4096;
     node->config.random_seed = random_.next();
-    node->core = std::make_unique<Core>(node->config);
     nodes_.push_back(std::move(node));
   }
   partition_group_.assign(count, 0);
@@ -67,6 +78,16 @@ Simulation::Simulation(SimulationOptions options)
   max_fault_gap_ = random_.uniform(100, 800);
   max_client_gap_ = random_.uniform(5, 80);
   if (options_.chaos_duration == 0) options_.chaos_duration = random_.uniform(2000, 8001);
+  // Three seeds in four take snapshots, from very often (every 5 entries)
+  // to rarely; chunks are small so that transfers take many of them.
+  snapshot_every_ = random_.chance(0.25) ? 0 : random_.uniform(5, 200);
+  compaction_margin_ = random_.chance(0.5) ? 0 : random_.uniform(1, 50);
+  damage_rate_ = random_.chance(0.5) ? 0.0 : 0.02;
+  const std::size_t chunk_bytes = random_.uniform(16, 1025);
+  for (auto& node : nodes_) {
+    node->config.max_snapshot_chunk_bytes = chunk_bytes;
+    node->core = std::make_unique<Core>(node->config);
+  }
   result_.nodes = count;
 }
 
@@ -86,10 +107,16 @@ std::uint64_t Simulation::liveness_deadline() const {
   // A new leader may first have to bring a majority up to its own log: allow
   // one round trip (both ways over the slowest link, plus a disk write) per
   // window of full batches of the longest log.
+  // A snapshot costs a round trip per chunk.
   Index longest = 0;
-  for (const auto& node : nodes_) longest = std::max<Index>(longest, node->core->log().last_index());
+  std::uint64_t largest_snapshot = 0;
+  for (const auto& node : nodes_) {
+    longest = std::max<Index>(longest, node->core->log().last_index());
+    largest_snapshot = std::max<std::uint64_t>(largest_snapshot, node->core->snapshot().size());
+  }
   const std::uint64_t round_trip = 2 * (max_delay_ + 1) + 6;
-  return now_ + options_.liveness_bound + (longest / entries_per_round_trip_ + 1) * round_trip;
+  const std::uint64_t chunks = largest_snapshot / nodes_.front()->config.max_snapshot_chunk_bytes + 1;
+  return now_ + options_.liveness_bound + (longest / entries_per_round_trip_ + 1 + chunks) * round_trip;
 }
 
 bool Simulation::linked(NodeId a, NodeId b) const {
@@ -115,7 +142,10 @@ SimulationResult Simulation::run() {
         (config.pre_vote ? "on" : "off") + ", window " + std::to_string(config.max_inflight_appends) +
         ", batch " + std::to_string(config.max_entries_per_append) + ", max delay " +
         std::to_string(max_delay_) + ", drop " + std::to_string(drop_rate_) + ", fifo " +
-        (fifo_links_ ? "yes" : "no") + ", chaos " + std::to_string(options_.chaos_duration));
+        (fifo_links_ ? "yes" : "no") + ", chaos " + std::to_string(options_.chaos_duration) +
+        ", snapshot every " + std::to_string(snapshot_every_) + " (margin " +
+        std::to_string(compaction_margin_) + ", chunks of " +
+        std::to_string(config.max_snapshot_chunk_bytes) + " bytes)");
   for (auto& node : nodes_) {
     schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node->id, Tick{});
   }
@@ -178,6 +208,9 @@ void Simulation::handle(const Event& event) {
       if (node->epoch == event.epoch && node->core) complete_disk_write(*node);
       break;
     case EventKind::kRestart: restart(*node); break;
+    case EventKind::kSnapshotWritten:
+      if (node->epoch == event.epoch && node->core) deliver(*node, SnapshotTaken{});
+      break;
     case EventKind::kFault:
       if (!healing_) {
         inject_fault();
@@ -211,6 +244,8 @@ void Simulation::feed(Node& node, Input input) {
   } else if (auto* read = std::get_if<Read>(&input)) {
     node.reads[read->id] = checker_.highest_committed();
     core.read_index(read->id);
+  } else if (std::holds_alternative<SnapshotTaken>(input)) {
+    finish_snapshot(node);
   }
   after_input(node);
 }
@@ -241,7 +276,10 @@ void Simulation::pump(Node& node) {
   Ready ready = node.core->ready();
   checker_.on_entries_written(*node.core, ready.entries);
   if (node.core->role() == Role::kLeader) checker_.on_leader_write(*node.core, ready.entries);
-  for (const pb::Message& message : ready.messages) send(message);
+  for (pb::Message& message : ready.messages) {
+    if (message.has_install_snapshot() && !fill_snapshot_chunk(node, message)) continue;
+    send(message);
+  }
   node.writing = std::move(ready);
   schedule(random_.uniform(1, 6), EventKind::kDiskWrite, node.id);
 }
@@ -249,11 +287,17 @@ void Simulation::pump(Node& node) {
 void Simulation::complete_disk_write(Node& node) {
   Ready ready = std::move(*node.writing);
   node.writing.reset();
+  const std::vector<std::pair<Index, bool>> received = receive_snapshot_chunks(node, ready);
   persist(node, ready);
+  if (ready.snapshot) {
+    restore_machine(node, *ready.snapshot);
+    ++result_.snapshots_installed;
+  }
   for (const pb::Message& message : ready.messages_after_persist) send(message);
   for (const pb::Entry& entry : ready.committed_entries) {
     checker_.on_applied(node.id, entry, node.applied + 1);
     node.applied = entry.index();
+    node.machine.push_back(entry);
   }
   for (const ReadState& read : ready.read_states) {
     auto it = node.reads.find(read.request_id);
@@ -265,6 +309,8 @@ void Simulation::complete_disk_write(Node& node) {
     node.reads.erase(it);
   }
   node.core->advance(ready);
+  for (const auto& [index, intact] : received) node.core->snapshot_received(index, intact);
+  maybe_take_snapshot(node);
   // Like raft::Server's loop: everything that queued up during the write is
   // fed in, then one Ready (one write) covers it all -- group commit.
   std::deque<Input> waiting = std::move(node.waiting);
@@ -274,16 +320,111 @@ void Simulation::complete_disk_write(Node& node) {
 }
 
 void Simulation::persist(Node& node, const Ready& ready) {
+  // In raft::Server's order: the installed snapshot, then entries and state.
+  if (ready.snapshot && !node.disk.save_snapshot(*ready.snapshot).ok()) {
+    checker_.fail_with("node " + std::to_string(node.id) + " could not record its installed snapshot");
+  }
   if (ready.hard_state) {
     checker_.on_hard_state_persisted(node.id, node.durable_hard_state, *ready.hard_state);
     node.durable_hard_state = *ready.hard_state;
   }
-  if (!ready.entries.empty()) {
-    // Replace the stored log from the first written index on.
-    const Index first = ready.entries.front().index();
-    node.durable_log.resize(std::min<std::size_t>(node.durable_log.size(), first - 1));
-    node.durable_log.insert(node.durable_log.end(), ready.entries.begin(), ready.entries.end());
+  const Status saved = node.disk.save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries, true);
+  if (!saved.ok()) checker_.fail_with("node " + std::to_string(node.id) + ": " + saved.error().to_string());
+}
+
+std::vector<std::pair<Index, bool>> Simulation::receive_snapshot_chunks(Node& node, const Ready& ready) {
+  std::vector<std::pair<Index, bool>> received;
+  for (const pb::InstallSnapshot& chunk : ready.snapshot_chunks) {
+    const pb::SnapshotMetadata& snapshot = chunk.snapshot();
+    if (chunk.offset() == 0) node.receiving = node.snapshots.create(snapshot.index()).value();
+    if (!node.receiving || node.receiving->size() != chunk.offset()) {
+      checker_.fail_with("node " + std::to_string(node.id) + " was handed snapshot chunk at offset " +
+                         std::to_string(chunk.offset()) + " out of order");
+      continue;
+    }
+    std::string data = chunk.data();
+    if (!data.empty() && random_.chance(damage_rate_)) data[random_.uniform(0, data.size())] ^= 0x20;
+    (void)node.receiving->append(data);
+    if (!chunk.done()) continue;
+    (void)node.receiving->commit();
+    node.receiving.reset();
+    const bool intact = snapshot_file::verify(node.snapshots, snapshot).ok();
+    if (!intact) {
+      ++result_.snapshots_damaged;
+      (void)node.snapshots.remove(snapshot.index());
+    }
+    trace("node " + std::to_string(node.id) + " received snapshot " + std::to_string(snapshot.index()) +
+          (intact ? "" : " (damaged)"));
+    received.emplace_back(snapshot.index(), intact);
   }
+  return received;
+}
+
+void Simulation::restore_machine(Node& node, const pb::SnapshotMetadata& snapshot) {
+  snapshot_file::Decoder decoder(node.snapshots, snapshot);
+  std::vector<pb::Entry> machine;
+  std::string block;
+  while (true) {
+    Result<bool> more = decoder.next(block);
+    if (!more.ok()) {
+      checker_.fail_with("node " + std::to_string(node.id) + ": " + more.error().to_string());
+      return;
+    }
+    if (!more.value()) break;
+    machine.emplace_back().ParseFromString(block);
+  }
+  checker_.on_snapshot_restored(node.id, snapshot.index(), machine);
+  node.machine = std::move(machine);
+  node.applied = snapshot.index();
+  trace("node " + std::to_string(node.id) + " restored snapshot " + std::to_string(snapshot.index()));
+}
+
+void Simulation::maybe_take_snapshot(Node& node) {
+  if (snapshot_every_ == 0 || node.taking || node.machine.empty()) return;
+  if (node.applied < node.core->snapshot().index() + snapshot_every_) return;
+  // The state machine's view is taken now; writing it out takes a while,
+  // and a crash meanwhile loses it.
+  pb::SnapshotMetadata header;
+  header.set_index(node.applied);
+  header.set_term(node.machine.back().term());
+  for (NodeId voter : node.config.voters) header.add_voters(voter);
+  node.taking = node.snapshots.create(node.applied).value();
+  snapshot_file::Encoder encoder(*node.taking, header);
+  for (const pb::Entry& entry : node.machine) (void)encoder.write(entry.SerializeAsString());
+  node.taking_snapshot = encoder.finish().value();
+  schedule(random_.uniform(1, 200), EventKind::kSnapshotWritten, node.id);
+}
+
+void Simulation::finish_snapshot(Node& node) {
+  std::unique_ptr<SnapshotFileWriter> writer = std::move(node.taking);
+  const pb::SnapshotMetadata snapshot = node.taking_snapshot;
+  Core& core = *node.core;
+  if (!writer || snapshot.index() <= core.snapshot().index()) return;  // a newer one was installed
+  (void)writer->commit();
+  ++result_.snapshots_taken;
+  (void)node.disk.save_snapshot(snapshot);
+  core.compact(snapshot, snapshot.index() > compaction_margin_ ? snapshot.index() - compaction_margin_ : 0);
+  (void)node.disk.compact(core.log().base_index());
+  (void)node.snapshots.remove_all_except(snapshot.index());
+  trace("node " + std::to_string(node.id) + " took snapshot " + std::to_string(snapshot.index()) +
+        ", log now starts at " + std::to_string(core.log().first_index()));
+}
+
+bool Simulation::fill_snapshot_chunk(Node& node, pb::Message& message) {
+  pb::InstallSnapshot* chunk = message.mutable_install_snapshot();
+  // A chunk announced before a newer snapshot replaced this one is dropped,
+  // as raft::Server does; the leader's next heartbeat starts the newer one.
+  if (chunk->snapshot().index() < node.core->snapshot().index()) return false;
+  const std::uint64_t end = snapshot_chunk_end(node.config, chunk->offset(), chunk->snapshot().size());
+  Result<std::string> bytes =
+      node.snapshots.read(chunk->snapshot().index(), chunk->offset(), end - chunk->offset());
+  if (!bytes.ok() || bytes.value().size() != end - chunk->offset()) {
+    checker_.fail_with("node " + std::to_string(node.id) + " sends snapshot " +
+                       std::to_string(chunk->snapshot().index()) + " that it does not hold");
+    return false;
+  }
+  chunk->set_data(std::move(bytes).value());
+  return true;
 }
 
 void Simulation::send(const pb::Message& message) {
@@ -319,6 +460,8 @@ void Simulation::crash(Node& node) {
   if (node.writing && random_.chance(0.5)) persist(node, *node.writing);
   node.core.reset();
   node.writing.reset();
+  node.taking.reset();
+  node.receiving.reset();
   node.waiting.clear();
   node.reads.clear();
   node.was_leader = false;
@@ -328,12 +471,18 @@ void Simulation::crash(Node& node) {
 void Simulation::restart(Node& node) {
   if (node.core) return;
   trace("restart node " + std::to_string(node.id));
-  RestoredState restored;
-  restored.hard_state = node.durable_hard_state;
-  restored.entries = node.durable_log;
-  restored.applied = 0;  // the simulated state machine replays from the start
-  node.core = std::make_unique<Core>(node.config, std::move(restored));
+  PersistentState state = node.disk.load().value();
+  node.machine.clear();
   node.applied = 0;
+  if (state.snapshot.index() > 0) restore_machine(node, state.snapshot);
+  (void)node.snapshots.remove_all_except(state.snapshot.index());
+  RestoredState restored;
+  restored.hard_state = state.hard_state;
+  restored.snapshot = state.snapshot;
+  restored.log_base = state.log_base;
+  restored.entries = std::move(state.entries);
+  restored.applied = node.applied;  // the state machine replays the log after it
+  node.core = std::make_unique<Core>(node.config, std::move(restored));
   node.recorded_commit = 0;
   schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node.id, Tick{});
 }

@@ -2,7 +2,11 @@
 // A deterministic simulation of a Raft cluster: the real raft::Core on each
 // node, a simulated network (delay, loss, duplication, reordering,
 // partitions) and simulated disks (a crash loses any write not yet complete),
-// all driven by one seed. Every step is checked by the SafetyChecker; at the
+// all driven by one seed. The disks are the real InMemoryStorage and
+// InMemorySnapshotStore; snapshots use the real file format, and most seeds
+// take them often and compact the log, so followers catch up by
+// InstallSnapshot, crashes land in the middle of taking and installing
+// snapshots, and some chunks arrive damaged. Every step is checked by the SafetyChecker; at the
 // end the faults heal and the cluster must elect a leader and commit again.
 
 #include <cstdint>
@@ -44,6 +48,9 @@ struct SimulationResult {
   std::uint64_t partitions = 0;
   std::size_t committed_entries = 0;
   std::uint64_t reads_served = 0;
+  std::uint64_t snapshots_taken = 0;
+  std::uint64_t snapshots_installed = 0;
+  std::uint64_t snapshots_damaged = 0;
   std::uint64_t liveness_time = 0;  // from healing to the first new commit
 };
 
@@ -62,8 +69,9 @@ class Simulation {
   struct Read {
     std::uint64_t id;
   };
-  using Input = std::variant<pb::Message, Tick, Propose, Read>;
-  enum class EventKind { kInput, kDiskWrite, kRestart, kFault, kClient };
+  struct SnapshotTaken {};  // the node's snapshot being written out is complete
+  using Input = std::variant<pb::Message, Tick, Propose, Read, SnapshotTaken>;
+  enum class EventKind { kInput, kDiskWrite, kRestart, kFault, kClient, kSnapshotWritten };
   struct Event {
     std::uint64_t time;
     std::uint64_t sequence;  // ties broken by scheduling order: deterministic
@@ -85,6 +93,11 @@ class Simulation {
   void complete_disk_write(Node& node);
   // Writes a Ready to the node's simulated disk, atomically.
   void persist(Node& node, const Ready& ready);
+  std::vector<std::pair<Index, bool>> receive_snapshot_chunks(Node& node, const Ready& ready);
+  void restore_machine(Node& node, const pb::SnapshotMetadata& snapshot);
+  void maybe_take_snapshot(Node& node);
+  void finish_snapshot(Node& node);
+  bool fill_snapshot_chunk(Node& node, pb::Message& message);
   void send(const pb::Message& message);
   void crash(Node& node);
   void restart(Node& node);
@@ -114,6 +127,11 @@ class Simulation {
   std::uint64_t max_fault_gap_ = 600;  // how stormy this seed is
   std::uint64_t max_client_gap_ = 60;
   std::size_t entries_per_round_trip_ = 1;
+  // Snapshots: taken every this many applied entries (0: never), keeping
+  // this many entries before them; received chunks damaged at this rate.
+  Index snapshot_every_ = 0;
+  Index compaction_margin_ = 0;
+  double damage_rate_ = 0;
   bool healing_ = false;
   std::uint64_t commands_ = 0;
   SimulationResult result_;

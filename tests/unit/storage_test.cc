@@ -166,6 +166,75 @@ TEST_P(StorageConformance, ManyEntriesInOneSave) {
   EXPECT_EQ(state.entries.back().index(), 1000u);
 }
 
+pb::SnapshotMetadata snapshot_at(Index index, Term term) {
+  pb::SnapshotMetadata snapshot;
+  snapshot.set_index(index);
+  snapshot.set_term(term);
+  snapshot.set_size(100);
+  snapshot.add_voters(1);
+  return snapshot;
+}
+
+std::vector<pb::Entry> entries_from(Index first, Index last, Term term) {
+  std::vector<pb::Entry> result;
+  for (Index index = first; index <= last; ++index) result.push_back(entry(index, term, "e"));
+  return result;
+}
+
+TEST_P(StorageConformance, ASnapshotOfAnEntryTheLogHoldsKeepsTheLog) {
+  ASSERT_TRUE(storage().save(nullptr, entries_from(1, 10, 1), true).ok());
+  ASSERT_TRUE(storage().save_snapshot(snapshot_at(6, 1)).ok());
+  const PersistentState state = reload();
+  EXPECT_EQ(state.snapshot.index(), 6u);
+  EXPECT_EQ(state.snapshot.size(), 100u);
+  EXPECT_EQ(state.log_base.index(), 0u);
+  EXPECT_EQ(state.entries.size(), 10u);
+}
+
+TEST_P(StorageConformance, ASnapshotTheLogDoesNotHoldReplacesTheLog) {
+  ASSERT_TRUE(storage().save(nullptr, entries_from(1, 10, 1), true).ok());
+  ASSERT_TRUE(storage().save_snapshot(snapshot_at(6, 2)).ok());  // another term at 6
+  PersistentState state = reload();
+  EXPECT_EQ(state.log_base.index(), 6u);
+  EXPECT_EQ(state.log_base.term(), 2u);
+  EXPECT_TRUE(state.entries.empty());
+  ASSERT_TRUE(storage().save_snapshot(snapshot_at(50, 3)).ok());  // beyond the log's end
+  state = reload();
+  EXPECT_EQ(state.log_base.index(), 50u);
+  EXPECT_TRUE(state.entries.empty());
+  // The log continues after the snapshot.
+  ASSERT_TRUE(storage().save(nullptr, entries_from(51, 52, 3), true).ok());
+  state = reload();
+  ASSERT_EQ(state.entries.size(), 2u);
+  EXPECT_EQ(state.entries.front().index(), 51u);
+}
+
+TEST_P(StorageConformance, CompactionDeletesThePrefixUpToTheSnapshot) {
+  ASSERT_TRUE(storage().save(nullptr, entries_from(1, 10, 1), true).ok());
+  ASSERT_TRUE(storage().save(nullptr, entries_from(11, 20, 2), true).ok());
+  ASSERT_TRUE(storage().save_snapshot(snapshot_at(15, 2)).ok());
+  ASSERT_TRUE(storage().compact(12).ok());
+  PersistentState state = reload();
+  EXPECT_EQ(state.log_base.index(), 12u);
+  EXPECT_EQ(state.log_base.term(), 2u);
+  ASSERT_EQ(state.entries.size(), 8u);
+  EXPECT_EQ(state.entries.front().index(), 13u);
+  EXPECT_TRUE(storage().compact(12).ok()) << "compacting again is a no-op";
+  const Status past = storage().compact(16);
+  ASSERT_FALSE(past.ok()) << "never past the snapshot";
+  EXPECT_EQ(reload().log_base.index(), 12u);
+}
+
+TEST_P(StorageConformance, EntriesBeforeTheCompactionPointAreRefused) {
+  ASSERT_TRUE(storage().save(nullptr, entries_from(1, 10, 1), true).ok());
+  ASSERT_TRUE(storage().save_snapshot(snapshot_at(8, 1)).ok());
+  ASSERT_TRUE(storage().compact(8).ok());
+  EXPECT_FALSE(storage().save(nullptr, {entry(8, 2)}, true).ok());
+  ASSERT_TRUE(storage().save(nullptr, {entry(9, 2)}, true).ok());  // replaces 9 and 10
+  const PersistentState state = reload();
+  EXPECT_EQ(terms_of(state), (std::vector<Term>{2}));
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStorages, StorageConformance,
                          ::testing::Values(std::make_pair("InMemory", Factory([] {
                                                             return std::make_unique<InMemoryUnderTest>();
@@ -289,6 +358,31 @@ TEST_F(RocksDbDirectory, RefusesAGarbledHardState) {
     ASSERT_TRUE(db.Put({}, meta, "hard_state", "garbage!").ok());
   });
   EXPECT_NE(refusal(data_, kIdentity).find("hard state record is corrupt"), std::string::npos);
+}
+
+TEST_F(RocksDbDirectory, RefusesALogThatDoesNotStartAfterItsBase) {
+  tamper(data_, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* log, auto*) {
+    ASSERT_TRUE(db.Delete({}, log, log_key(1)).ok());  // as if compacted, without the base
+  });
+  EXPECT_NE(refusal(data_, kIdentity).find("log starts at index 2, expected 1"), std::string::npos);
+}
+
+TEST_F(RocksDbDirectory, RefusesASnapshotRecordThatDoesNotFitTheLog) {
+  tamper(data_, [](rocksdb::DB& db, auto*, rocksdb::ColumnFamilyHandle* meta) {
+    pb::SnapshotMetadata snapshot;
+    snapshot.set_index(9);
+    snapshot.set_term(2);
+    ASSERT_TRUE(db.Put({}, meta, "snapshot", storage_record::seal(snapshot.SerializeAsString())).ok());
+  });
+  const std::string message = refusal(data_, kIdentity);
+  EXPECT_NE(message.find("snapshot at index 9 does not fit the log"), std::string::npos) << message;
+}
+
+TEST_F(RocksDbDirectory, RefusesAGarbledSnapshotRecord) {
+  tamper(data_, [](rocksdb::DB& db, auto*, rocksdb::ColumnFamilyHandle* meta) {
+    ASSERT_TRUE(db.Put({}, meta, "snapshot", "garbage!").ok());
+  });
+  EXPECT_NE(refusal(data_, kIdentity).find("snapshot metadata record is corrupt"), std::string::npos);
 }
 
 TEST(RocksDbStorageOpen, RefusesADirectoryThatIsNotARaftkvDatabase) {
