@@ -61,9 +61,18 @@ Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& 
   // After a crash the WAL may end in a torn, unsynced batch: recover up to
   // the last complete one (everything synced is before it).
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // The log is written once, read rarely and deleted soon (compaction, §7):
+  // small write buffers flush it often, so that RocksDB's own compaction
+  // soon meets the range deletions and drops what they cover. With the
+  // default 64 MiB buffers a node's directory grew by the whole log between
+  // RocksDB compactions. The WAL is capped to match.
+  options.max_total_wal_size = 64 << 20;
+  rocksdb::ColumnFamilyOptions log_options(options);
+  log_options.write_buffer_size = 8 << 20;
+  log_options.level0_file_num_compaction_trigger = 2;
   const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
-      {kLogColumnFamily, rocksdb::ColumnFamilyOptions(options)},
+      {kLogColumnFamily, log_options},
       {kMetaColumnFamily, rocksdb::ColumnFamilyOptions(options)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -404,7 +404,12 @@ void Server::maybe_take_snapshot() {
       std::cerr << "raft node " << options_.core.id << ": snapshot at index " << header.index()
                 << " failed: " << written.error().to_string() << "\n";
     }
-    snapshot_running_ = false;
+    {
+      std::lock_guard lock(apply_mutex_);
+      snapshot_running_ = false;
+      snapshot_finished_ = true;
+    }
+    apply_ready_.notify_one();
   });
 }
 
@@ -472,8 +477,16 @@ void Server::apply_loop() {
     ApplyBatch work;
     {
       std::unique_lock lock(apply_mutex_);
-      apply_ready_.wait(lock, [&] { return apply_stopping_ || !apply_queue_.empty(); });
-      if (apply_queue_.empty()) break;  // stopping, and nothing left to apply
+      apply_ready_.wait(lock, [&] { return apply_stopping_ || !apply_queue_.empty() || snapshot_finished_; });
+      if (apply_queue_.empty() && apply_stopping_) break;  // nothing left to apply
+      if (apply_queue_.empty()) {
+        // A snapshot finished while another came due: take that one now
+        // rather than at the next entry, which may be long in coming.
+        snapshot_finished_ = false;
+        lock.unlock();
+        maybe_take_snapshot();
+        continue;
+      }
       work = std::move(apply_queue_.front());
       apply_queue_.pop_front();
     }

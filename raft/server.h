@@ -200,6 +200,7 @@ class Server {
   std::condition_variable apply_ready_;
   std::deque<ApplyBatch> apply_queue_;
   bool apply_stopping_ = false;
+  bool snapshot_finished_ = false;  // the apply loop should see if another is due
   std::atomic<Index> applied_index_{0};
   std::atomic<bool> apply_failed_{false};
   // Owned by the apply loop: what the next snapshot is measured against.

@@ -18,7 +18,7 @@ mutations=(
   "raft/core.cc|      if (!request.pre_vote()) become_follower(message.term(), kNoNode);|      become_follower(message.term(), kNoNode);|let a pre-vote request raise the receiver's term (§9.6)"
   "raft/raft_log.h|    if (existing == entry.term()) continue;  // already have it (e.g. a retransmission)|    if (existing.has_value()) continue;|keep conflicting entries instead of truncating (AppendEntries rule 3)"
   "raft/core_replication.cc|    log_.commit_to(std::min(append.leader_commit(), last_new));|    log_.commit_to(std::min(append.leader_commit(), log_.last_index()));|commit beyond the entries the leader vouched for (rule 5)"
-  "raft/core_snapshots.cc|  if (!intact) {|  if (false) {|install a snapshot that arrived damaged"
+  "raft/core_snapshots.cc|  if (!intact) {|  if (!intact && false) {|install a snapshot that arrived damaged"
   "raft/core_snapshots.cc|  log_.compact(std::min({through, snapshot_.index(), log_.stable_index()}));|  log_.compact(std::min(log_.applied(), log_.stable_index()));|compact the log past the latest snapshot"
   "raft/core_snapshots.cc| chunk.offset() != incoming_->received) {| false) {|accept snapshot chunks out of order"
 )
@@ -38,7 +38,11 @@ for mutation in "${mutations[@]}"; do
   fi
   printf '%s\n' "${text/"$from"/"$to"}" >"$target"
   cmake -S "$scratch/tree" -B "$scratch/build" -G Ninja -DRAFTKV_SANITIZER_TWINS=OFF >/dev/null
-  cmake --build "$scratch/build" --target raft_sim >/dev/null
+  if ! build_log=$(cmake --build "$scratch/build" --target raft_sim 2>&1); then
+    echo "mutation-check: the mutant does not build ($what):" >&2
+    tail -20 <<<"$build_log" >&2
+    exit 2
+  fi
   if output=$("$scratch/build/tests/sim/raft_sim" --seeds "$seeds" 2>&1); then
     printf '%-72s %s\n' "$what" "SURVIVED $seeds"
     survivors=$((survivors + 1))
