@@ -163,6 +163,20 @@ Status FileSnapshotStore::remove_all_except(Index keep) {
   return {};
 }
 
+Status FileSnapshotStore::remove_before(Index index) {
+  std::error_code error;
+  std::lock_guard lock(mutex_);
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) continue;
+    const std::string digits = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (std::stoull(digits) < index) fs::remove(entry.path(), error);
+  }
+  if (error) return fault("cannot clean up: " + error.message());
+  return {};
+}
+
 Status FileSnapshotStore::remove(Index index) {
   std::error_code error;
   fs::remove(path_of(index), error);

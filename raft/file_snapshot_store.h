@@ -22,6 +22,7 @@ class FileSnapshotStore final : public SnapshotStore {
   Result<std::string> read(Index index, std::uint64_t offset, std::size_t length) override;
   Result<std::uint64_t> size(Index index) override;
   Status remove_all_except(Index keep) override;
+  Status remove_before(Index index) override;
   Status remove(Index index) override;
 
   std::string path_of(Index index) const;

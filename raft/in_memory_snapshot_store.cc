@@ -50,6 +50,12 @@ Status InMemorySnapshotStore::remove_all_except(Index keep) {
   return {};
 }
 
+Status InMemorySnapshotStore::remove_before(Index index) {
+  std::lock_guard lock(mutex_);
+  files_.erase(files_.begin(), files_.lower_bound(index));
+  return {};
+}
+
 Status InMemorySnapshotStore::remove(Index index) {
   std::lock_guard lock(mutex_);
   files_.erase(index);

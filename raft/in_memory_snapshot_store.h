@@ -15,6 +15,7 @@ class InMemorySnapshotStore final : public SnapshotStore {
   Result<std::string> read(Index index, std::uint64_t offset, std::size_t length) override;
   Result<std::uint64_t> size(Index index) override;
   Status remove_all_except(Index keep) override;
+  Status remove_before(Index index) override;
   Status remove(Index index) override;
 
  private:

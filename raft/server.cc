@@ -352,7 +352,7 @@ bool Server::record_snapshot(const pb::SnapshotMetadata& snapshot) {
     std::cerr << "raft node " << options_.core.id << ": " << compacted.error().to_string() << "\n";
     return false;
   }
-  if (Status cleaned = snapshots_->remove_all_except(snapshot.index()); !cleaned.ok()) {
+  if (Status cleaned = snapshots_->remove_before(snapshot.index()); !cleaned.ok()) {
     // Only costs disk space until the next snapshot.
     std::cerr << "raft node " << options_.core.id << ": " << cleaned.error().to_string() << "\n";
   }
@@ -464,6 +464,16 @@ void Server::fail_everything(const Error& error) {
 
 // ------------------------------------------------------------ apply loop --
 
+void Server::fail_apply(ApplyBatch& work, const Error& error) {
+  // The node cannot go on without its state machine: the raft loop sees
+  // apply_failed_ and stops, rather than let this node vote or lead while
+  // its state is wrong.
+  apply_failed_ = true;
+  inbox_ready_.notify_all();
+  for (auto& [index, proposal] : work.proposals) proposal.promise.set_value(error);
+  for (auto& [index, promise] : work.reads) promise.set_value(error);
+}
+
 void Server::apply_loop() {
   std::multimap<Index, std::promise<Result<Index>>> waiting_reads;
   auto release_reads = [&] {
@@ -497,13 +507,12 @@ void Server::apply_loop() {
         // sees apply_failed_) rather than apply entries to the wrong state.
         std::cerr << "raft node " << options_.core.id << ": cannot restore snapshot " << index << ": "
                   << restored.error().to_string() << "\n";
-        apply_failed_ = true;
-        inbox_ready_.notify_all();
-        for (auto& [proposal_index, proposal] : work.proposals) proposal.promise.set_value(restored.error());
-        for (auto& [read_index, promise] : work.reads) promise.set_value(restored.error());
+        fail_apply(work, restored.error());
         break;
       }
       applied_index_ = index;
+      // Older snapshots are of no use now, to this node or to others.
+      (void)snapshots_->remove_before(index);
       last_snapshot_index_ = index;
       bytes_since_snapshot_ = 0;
       last_command_index_ = index;
@@ -515,10 +524,19 @@ void Server::apply_loop() {
         work.proposals.erase(work.proposals.begin());
       }
     }
+    bool failed = false;
     for (const pb::Entry& entry : work.entries) {
       std::string result;
       if (entry.type() == pb::ENTRY_COMMAND && entry.index() > state_machine_->applied_index()) {
-        result = state_machine_->apply(entry.index(), entry.data());
+        Result<std::string> applied = state_machine_->apply(entry.index(), entry.data());
+        if (!applied.ok()) {
+          std::cerr << "raft node " << options_.core.id << ": cannot apply index " << entry.index() << ": "
+                    << applied.error().to_string() << "\n";
+          fail_apply(work, applied.error());
+          failed = true;
+          break;
+        }
+        result = std::move(applied).value();
         bytes_since_snapshot_ += entry.data().size();
         last_command_index_ = entry.index();
         last_command_term_ = entry.term();
@@ -536,6 +554,7 @@ void Server::apply_loop() {
         work.proposals.erase(proposal);
       }
     }
+    if (failed) break;
     for (auto& [index, proposal] : work.proposals) {
       proposal.promise.set_value(Error{ErrorCode::kProposalDropped, "entry was not applied"});
     }

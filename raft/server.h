@@ -175,6 +175,7 @@ class Server {
   void publish_status();
   void fail_everything(const Error& error);
   void apply_loop();
+  void fail_apply(ApplyBatch& work, const Error& error);
 
   const ServerOptions options_;
   const std::chrono::milliseconds read_timeout_;

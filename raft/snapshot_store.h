@@ -39,8 +39,12 @@ class SnapshotStore {
   virtual Result<std::string> read(Index index, std::uint64_t offset, std::size_t length) = 0;
   virtual Result<std::uint64_t> size(Index index) = 0;
   // Deletes every committed snapshot other than the one at `keep`, and any
-  // file left unfinished by a crash.
+  // file left unfinished by a crash: the clean-up at start.
   virtual Status remove_all_except(Index keep) = 0;
+  // Deletes the committed snapshots before `index`: the clean-up once a
+  // newer snapshot is recorded. Newer ones stay: one may have been written
+  // while the older was being recorded.
+  virtual Status remove_before(Index index) = 0;
   virtual Status remove(Index index) = 0;
 };
 

@@ -48,7 +48,9 @@ class StateMachine {
   // indexes. Must be deterministic: every node computes the same state.
   // A durable state machine stores `index` as its applied index atomically
   // with the command's effects, so that a crash neither skips nor repeats it.
-  virtual std::string apply(Index index, std::string_view command) = 0;
+  // An error means the state machine cannot go on (its disk failed): the
+  // node stops. A command that is merely invalid is answered in the result.
+  virtual Result<std::string> apply(Index index, std::string_view command) = 0;
 
   // The last index applied. A durable state machine returns what survived a
   // restart; raft::Server replays the log after it.

@@ -97,9 +97,9 @@ BENCHMARK(CoreCommit)->Arg(1)->Arg(16)->Arg(256);
 
 class CountingStateMachine final : public raft::StateMachine {
  public:
-  std::string apply(raft::Index index, std::string_view) override {
+  raft::Result<std::string> apply(raft::Index index, std::string_view) override {
     applied_ = index;
-    return {};
+    return std::string();
   }
   raft::Index applied_index() const override { return applied_; }
   // Nothing to snapshot but the index: the benchmark measures replication.

@@ -46,10 +46,10 @@ std::uint64_t directory_bytes(const std::string& directory) {
 // what the directory holds is the Raft log's doing.
 class ChecksumMachine final : public StateMachine {
  public:
-  std::string apply(Index index, std::string_view command) override {
+  Result<std::string> apply(Index index, std::string_view command) override {
     for (unsigned char c : command) sum_ = sum_ * 31 + c;
     applied_ = index;
-    return {};
+    return std::string();
   }
   Index applied_index() const override { return applied_; }
   std::unique_ptr<StateMachineView> view() override { return std::make_unique<View>(applied_, sum_); }

@@ -405,7 +405,7 @@ void Simulation::finish_snapshot(Node& node) {
   (void)node.disk.save_snapshot(snapshot);
   core.compact(snapshot, snapshot.index() > compaction_margin_ ? snapshot.index() - compaction_margin_ : 0);
   (void)node.disk.compact(core.log().base_index());
-  (void)node.snapshots.remove_all_except(snapshot.index());
+  (void)node.snapshots.remove_before(snapshot.index());
   trace("node " + std::to_string(node.id) + " took snapshot " + std::to_string(snapshot.index()) +
         ", log now starts at " + std::to_string(core.log().first_index()));
 }

@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 // Records every command it applies, so replicas can be compared.
 class RecordingStateMachine final : public StateMachine {
  public:
-  std::string apply(Index index, std::string_view command) override {
+  Result<std::string> apply(Index index, std::string_view command) override {
     std::lock_guard lock(mutex_);
     commands_.emplace_back(command);
     applied_ = index;

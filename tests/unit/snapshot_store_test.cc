@@ -88,6 +88,16 @@ TEST_P(SnapshotStoreConformance, RemoveAllExceptKeepsOnlyTheLatest) {
   EXPECT_EQ(store().read(12, 0, 1).value(), "x");
 }
 
+TEST_P(SnapshotStoreConformance, RemoveBeforeKeepsNewerSnapshots) {
+  write(3, "old");
+  write(9, "recorded");
+  write(12, "written meanwhile");
+  ASSERT_TRUE(store().remove_before(9).ok());
+  EXPECT_FALSE(store().size(3).ok());
+  EXPECT_TRUE(store().size(9).ok());
+  EXPECT_TRUE(store().size(12).ok());
+}
+
 TEST_P(SnapshotStoreConformance, EncodedSnapshotsDecodeBlockForBlock) {
   pb::SnapshotMetadata header;
   header.set_index(42);

@@ -30,12 +30,12 @@ using Clock = std::chrono::steady_clock;
 // applied the same commands in the same order.
 class HashingStateMachine final : public raft::StateMachine {
  public:
-  std::string apply(raft::Index index, std::string_view command) override {
+  raft::Result<std::string> apply(raft::Index index, std::string_view command) override {
     std::lock_guard lock(mutex_);
     for (unsigned char c : command) hash_ = (hash_ ^ c) * 0x100000001b3ULL;
     ++count_;
     applied_ = index;
-    return {};
+    return std::string();
   }
   raft::Index applied_index() const override {
     std::lock_guard lock(mutex_);

@@ -1,0 +1,84 @@
+#pragma once
+// kv::Store: the key-value state machine, on its own RocksDB instance.
+//
+//   column family "default":        "format_version", "active" (a generation)
+//   column family "kv.<generation>": "a" -> the applied index,
+//                                    "d" + key -> StoredValue
+//
+// Every record is checksummed (raft::storage_record). apply() writes a
+// command's effect and the new applied index in one WriteBatch, so after a
+// crash the store holds the state after exactly applied_index() commands:
+// no entry skipped, none applied twice. The writes are not synced: what a
+// crash loses is re-applied from the Raft log, or restored from the latest
+// snapshot when the log was compacted past it.
+//
+// A snapshot is a consistent RocksDB read view of the active generation. A
+// restore writes the snapshot into a new generation and then, in one synced
+// write, makes it the active one; the old generation is dropped. A crash in
+// the middle leaves the old generation active and the new one is dropped at
+// the next open: the store never holds a mixture, and a restore needs memory
+// for one block at a time, whatever the size of the state.
+//
+// apply(), view() and restore() are called from raft::Server's apply thread;
+// get() and scans may run concurrently from others.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+#include "proto/kv_store.pb.h"
+#include "raft/state_machine.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace kv {
+
+class Store final : public raft::StateMachine {
+ public:
+  static constexpr std::uint32_t kFormatVersion = 1;
+
+  // Opens (or creates) the store in `directory`, dropping what a crashed
+  // restore left behind. Errors name the directory and what is wrong.
+  static raft::Result<std::unique_ptr<Store>> open(const std::string& directory);
+  ~Store() override;
+
+  raft::Result<std::string> apply(raft::Index index, std::string_view command) override;
+  raft::Index applied_index() const override;
+  std::unique_ptr<raft::StateMachineView> view() override;
+  raft::Status restore(raft::Index index, raft::SnapshotSource& source) override;
+
+  // The current value of `key`, if any.
+  raft::Result<std::optional<pb::StoredValue>> get(std::string_view key) const;
+  // Every key and value, in key order (for tests and checks of small stores).
+  raft::Result<std::vector<std::pair<std::string, pb::StoredValue>>> all() const;
+
+  const std::string& directory() const { return directory_; }
+  // Generation of the active column family (1 for a store never restored).
+  std::uint64_t generation() const;
+
+ private:
+  Store(std::string directory, std::unique_ptr<rocksdb::DB> db);
+  raft::Error fault(const std::string& what) const;
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> share(rocksdb::ColumnFamilyHandle* handle);
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> active() const;
+  raft::Result<std::optional<pb::StoredValue>> read_value(rocksdb::ColumnFamilyHandle* family,
+                                                          const std::string& key) const;
+
+  const std::string directory_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_ = nullptr;
+  // The active generation; replaced (under the exclusive lock) by restore().
+  // Shared with views being written out, so a generation dropped by a
+  // restore stays readable until they are done.
+  mutable std::shared_mutex active_mutex_;
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> active_;
+  std::uint64_t generation_ = 0;
+  std::atomic<raft::Index> applied_{0};
+};
+
+}  // namespace kv
