@@ -522,15 +522,9 @@ TEST(ServerSnapshots, ANodeOnRocksDbRestartsFromItsSnapshotFileAndTheLogAfterIt)
   ASSERT_TRUE(server->start().ok());
   ASSERT_TRUE(eventually([&] { return server->status().role == Role::kLeader; }));
   EXPECT_EQ(expect_all_ok(propose_all(*server, "c", 1050)), 1050u);
-  // A snapshot every 100 entries; one that comes due while the previous is
-  // still being written waits for the next applied entry.
-  ASSERT_TRUE(eventually([&] { return server->status().snapshot_index >= 900; }));
+  // A snapshot every 100 entries: the last one is within 100 of index 1051.
+  ASSERT_TRUE(eventually([&] { return server->status().snapshot_index > 950; }));
   server.reset();
-  std::size_t snapshot_files = 0;
-  for (const auto& file : std::filesystem::directory_iterator(root.sub("snapshots"))) {
-    snapshot_files += file.path().extension() == ".snap" ? 1 : 0;
-  }
-  EXPECT_EQ(snapshot_files, 1u) << "older snapshots are deleted";
 
   // A state machine that lost everything (or one that crashed before it
   // restored an installed snapshot) starts from the snapshot file, then
@@ -539,6 +533,11 @@ TEST(ServerSnapshots, ANodeOnRocksDbRestartsFromItsSnapshotFileAndTheLogAfterIt)
   server = run(second_machine);
   ASSERT_TRUE(server->start().ok());
   EXPECT_EQ(second_machine->restores(), 1);
+  std::size_t snapshot_files = 0;
+  for (const auto& file : std::filesystem::directory_iterator(root.sub("snapshots"))) {
+    snapshot_files += file.path().extension() == ".snap" ? 1 : 0;
+  }
+  EXPECT_EQ(snapshot_files, 1u) << "only the recorded snapshot is kept";
   ASSERT_TRUE(eventually([&] { return second_machine->commands().size() == 1050; }));
   EXPECT_EQ(second_machine->commands(), first_machine->commands());
 }
