@@ -19,7 +19,7 @@ mutations=(
   "raft/raft_log.h|    if (existing == entry.term()) continue;  // already have it (e.g. a retransmission)|    if (existing.has_value()) continue;|keep conflicting entries instead of truncating (AppendEntries rule 3)"
   "raft/core_replication.cc|    log_.commit_to(std::min(append.leader_commit(), last_new));|    log_.commit_to(std::min(append.leader_commit(), log_.last_index()));|commit beyond the entries the leader vouched for (rule 5)"
   "raft/core_snapshots.cc|  if (!intact) {|  if (!intact && false) {|install a snapshot that arrived damaged"
-  "raft/core_snapshots.cc|  log_.compact(std::min({through, snapshot_.index(), log_.stable_index()}));|  log_.compact(std::min(log_.applied(), log_.stable_index()));|compact the log past the latest snapshot"
+  "raft/core_snapshots.cc|  log_.compact(std::min({through, snapshot_.index(), log_.stable_index()}));|  log_.compact(std::min({through + 1000000, log_.applied(), log_.stable_index()}));|compact the log past the latest snapshot"
   "raft/core_snapshots.cc| chunk.offset() != incoming_->received) {| false) {|accept snapshot chunks out of order"
 )
 
