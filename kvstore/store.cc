@@ -4,9 +4,10 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
-#include <filesystem>
+#include <map>
 #include <mutex>
 
+#include "raft/rocksdb_directory.h"
 #include "raft/storage_record.h"
 
 namespace kv {
@@ -130,15 +131,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory) {
   auto refuse = [&](const std::string& what) {
     return Error{ErrorCode::kStorage, "key-value store " + directory + ": " + what};
   };
-  std::error_code error;
-  const std::filesystem::path path(directory);
-  if (std::filesystem::exists(path, error)) {
-    if (!std::filesystem::is_directory(path, error)) return refuse("exists and is not a directory");
-    if (!std::filesystem::is_empty(path, error) && !std::filesystem::exists(path / "CURRENT", error)) {
-      return refuse("is not empty and holds no RocksDB database (no CURRENT file); refusing to touch it");
-    }
-  } else if (!std::filesystem::create_directories(path, error) && error) {
-    return refuse("cannot be created: " + error.message());
+  if (Status prepared = raft::prepare_rocksdb_directory("key-value store", directory); !prepared.ok()) {
+    return prepared.error();
   }
 
   rocksdb::Options options;

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "proto/raft_storage.pb.h"
+#include "raft/rocksdb_directory.h"
 #include "raft/storage_record.h"
 
 namespace raft {
@@ -42,16 +43,8 @@ Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& 
   if (identity.cluster_id == 0 || identity.node_id == kNoNode) {
     return Error{ErrorCode::kInvalidArgument, "cluster id and node id must be positive"};
   }
-  std::error_code error;
-  const std::filesystem::path path(directory);
-  if (std::filesystem::exists(path, error)) {
-    if (!std::filesystem::is_directory(path, error)) return refuse("exists and is not a directory");
-    const bool empty = std::filesystem::is_empty(path, error);
-    if (!empty && !std::filesystem::exists(path / "CURRENT", error)) {
-      return refuse("is not empty and holds no RocksDB database (no CURRENT file); refusing to touch it");
-    }
-  } else if (!std::filesystem::create_directories(path, error) && error) {
-    return refuse("cannot be created: " + error.message());
+  if (Status prepared = prepare_rocksdb_directory("data directory", directory); !prepared.ok()) {
+    return prepared.error();
   }
 
   rocksdb::Options options;

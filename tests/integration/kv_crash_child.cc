@@ -14,25 +14,9 @@
 
 #include "raft/random.h"
 #include "tests/integration/kv_crash_workload.h"
+#include "tests/unit/memory_snapshot.h"
 
 namespace {
-
-class MemorySnapshot final : public raft::SnapshotSink, public raft::SnapshotSource {
- public:
-  raft::Status write(std::string_view block) override {
-    blocks_.emplace_back(block);
-    return {};
-  }
-  raft::Result<bool> next(std::string& block) override {
-    if (position_ == blocks_.size()) return false;
-    block = blocks_[position_++];
-    return true;
-  }
-
- private:
-  std::vector<std::string> blocks_;
-  std::size_t position_ = 0;
-};
 
 int fail(const raft::Error& error) {
   std::fprintf(stderr, "%s\n", error.to_string().c_str());
@@ -68,7 +52,7 @@ int main(int argc, char** argv) {
           return fail(done.error());
         }
       }
-      MemorySnapshot snapshot;
+      raft::testing::MemorySnapshot snapshot;
       if (auto written = scratch.value()->view()->write(snapshot); !written.ok())
         return fail(written.error());
       std::printf("restoring %llu\n", static_cast<unsigned long long>(target));

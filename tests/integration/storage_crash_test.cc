@@ -3,10 +3,10 @@
 // SIGKILLs it at a random moment and reopens the directory. Every reported
 // save must be there, and the durable state must be exactly the state after
 // the last reported save or after the one in flight -- never a mix (nothing
-// half-written) -- and term and vote never go backwards. Series of 20 rounds
-// continue on the same directory, so recovery from a recovered directory is
-// tested too; each series starts afresh to keep the log (and so each reload)
-// small until log compaction exists.
+// half-written) -- and term and vote never go backwards. The workload records
+// snapshots and compacts the log too, so every round continues on the same
+// directory: recovery from a recovered directory, many times over, with the
+// log kept short by compaction.
 //
 // RAFTKV_CRASH_ROUNDS sets the number of rounds (default 300).
 
@@ -35,9 +35,8 @@ PersistentState load_or_fail(const std::string& directory) {
 TEST(StorageCrash, SyncedSavesSurviveSigkillAtRandomMomentsAndNothingHalfWrittenIsVisible) {
   const char* rounds_setting = std::getenv("RAFTKV_CRASH_ROUNDS");
   const int rounds = rounds_setting != nullptr ? std::atoi(rounds_setting) : 300;
-  constexpr int kRoundsPerDirectory = 20;
   testing::TemporaryDirectory directory;
-  std::string data;
+  const std::string data = directory.sub("data");
   DeterministicRandom random(20261126);
   std::uint64_t saves_confirmed = 0;
   int kills_mid_save = 0;
@@ -45,10 +44,7 @@ TEST(StorageCrash, SyncedSavesSurviveSigkillAtRandomMomentsAndNothingHalfWritten
   PersistentState durable;
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    if (round % kRoundsPerDirectory == 0) {
-      data = directory.sub("data-" + std::to_string(round / kRoundsPerDirectory));
-      durable = load_or_fail(data);
-    }
+    if (round == 0) durable = load_or_fail(data);
     const PersistentState start = durable;
     const std::uint64_t seed = random.next();
     std::uint64_t reported = 0;
@@ -94,10 +90,13 @@ TEST(StorageCrash, SyncedSavesSurviveSigkillAtRandomMomentsAndNothingHalfWritten
     kills_mid_save += in_flight_state && !reported_state ? 1 : 0;
   }
   std::printf(
-      "%d rounds: %llu synced saves confirmed, %d kills landed after a sync but before its report, "
-      "final log %zu entries at term %llu\n",
-      rounds, static_cast<unsigned long long>(saves_confirmed), kills_mid_save, durable.entries.size(),
-      static_cast<unsigned long long>(durable.hard_state.term()));
+      "%d rounds: %llu operations confirmed, %d kills landed after an operation but before its report; "
+      "final log %llu..%llu at term %llu, snapshot at %llu\n",
+      rounds, static_cast<unsigned long long>(saves_confirmed), kills_mid_save,
+      static_cast<unsigned long long>(durable.log_base.index() + 1),
+      static_cast<unsigned long long>(durable.log_base.index() + durable.entries.size()),
+      static_cast<unsigned long long>(durable.hard_state.term()),
+      static_cast<unsigned long long>(durable.snapshot.index()));
 }
 
 }  // namespace

@@ -15,12 +15,14 @@
 #include "raft/server.h"
 #include "raft/static_discovery.h"
 #include "raft/storage_record.h"
+#include "tests/unit/memory_snapshot.h"
 #include "tests/unit/temporary_directory.h"
 
 namespace kv {
 namespace {
 
 using raft::Index;
+using raft::testing::MemorySnapshot;
 using raft::testing::TemporaryDirectory;
 
 std::string put(const std::string& key, const std::string& value) {
@@ -49,26 +51,6 @@ std::unique_ptr<Store> open_store(const std::string& directory) {
   EXPECT_TRUE(opened.ok()) << opened.error().to_string();
   return opened.ok() ? std::move(opened).value() : nullptr;
 }
-
-// Collects a view's blocks in memory and plays them back, as the snapshot
-// file would.
-class MemorySnapshot final : public raft::SnapshotSink, public raft::SnapshotSource {
- public:
-  raft::Status write(std::string_view block) override {
-    blocks_.emplace_back(block);
-    return {};
-  }
-  raft::Result<bool> next(std::string& block) override {
-    if (position_ == blocks_.size()) return false;
-    block = blocks_[position_++];
-    return true;
-  }
-  std::size_t blocks() const { return blocks_.size(); }
-
- private:
-  std::vector<std::string> blocks_;
-  std::size_t position_ = 0;
-};
 
 TEST(KvStore, PutsCountVersionsAndDeletesStartAKeyOver) {
   TemporaryDirectory directory;

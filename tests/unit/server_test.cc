@@ -458,16 +458,26 @@ std::size_t expect_all_ok(const std::vector<Result<Applied>>& results) {
   return ok;
 }
 
-TEST(ServerSnapshots, ABrandNewFollowerCatchesUpFromASnapshotInChunksThenFromTheLog) {
-  ServerCluster cluster(3, compact_often);
-  const NodeId leader = cluster.wait_for_leader();
-  ASSERT_NE(leader, kNoNode);
+// Stops a follower and wipes its disk, then commits `count` proposals
+// without it, so that the leader compacts past everything the follower had.
+// Returns the follower's id, or kNoNode if no leader was elected.
+NodeId replace_a_follower_while_the_leader_compacts(ServerCluster& cluster, NodeId& leader, int count) {
+  leader = cluster.wait_for_leader();
+  if (leader == kNoNode) return kNoNode;
   const NodeId newcomer = leader % 3 + 1;
   cluster.stop(newcomer);
   cluster.wipe(newcomer);
-  EXPECT_EQ(expect_all_ok(propose_all(cluster.server(leader), "a", 1000)), 1000u);
-  ASSERT_TRUE(eventually([&] { return cluster.server(leader).status().first_log_index > 500; }))
+  EXPECT_EQ(expect_all_ok(propose_all(cluster.server(leader), "a", count)), static_cast<std::size_t>(count));
+  EXPECT_TRUE(eventually([&] { return cluster.server(leader).status().first_log_index > Index(count) / 2; }))
       << "the leader compacted its log";
+  return newcomer;
+}
+
+TEST(ServerSnapshots, ABrandNewFollowerCatchesUpFromASnapshotInChunksThenFromTheLog) {
+  ServerCluster cluster(3, compact_often);
+  NodeId leader = kNoNode;
+  const NodeId newcomer = replace_a_follower_while_the_leader_compacts(cluster, leader, 1000);
+  ASSERT_NE(newcomer, kNoNode);
   EXPECT_GT(cluster.server(leader).status().snapshot_index, 500u);
 
   cluster.start(newcomer);
@@ -483,12 +493,9 @@ TEST(ServerSnapshots, ABrandNewFollowerCatchesUpFromASnapshotInChunksThenFromThe
 
 TEST(ServerSnapshots, ATransferResumesAfterLostChunks) {
   ServerCluster cluster(3, compact_often);
-  const NodeId leader = cluster.wait_for_leader();
-  ASSERT_NE(leader, kNoNode);
-  const NodeId newcomer = leader % 3 + 1;
-  cluster.stop(newcomer);
-  cluster.wipe(newcomer);
-  EXPECT_EQ(expect_all_ok(propose_all(cluster.server(leader), "a", 2000)), 2000u);
+  NodeId leader = kNoNode;
+  const NodeId newcomer = replace_a_follower_while_the_leader_compacts(cluster, leader, 2000);
+  ASSERT_NE(newcomer, kNoNode);
   ASSERT_TRUE(eventually([&] { return cluster.server(leader).status().snapshot_index > 1500; }));
   // The snapshot is hundreds of 128-byte chunks; with one message in five
   // lost, a transfer that started over after a loss would never finish.
