@@ -6,7 +6,10 @@
 //   raft_sim --seeds 1..2000             CI's range
 //   raft_sim --soak 3600 [--seeds 1..]   run consecutive seeds for an hour
 
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -19,6 +22,41 @@ int usage(const char* problem) {
   std::cerr << "raft_sim: " << problem << "\n"
             << "usage: raft_sim (--seed N | --seeds A..B) [--nodes 3|5] [--soak SECONDS] [--verbose]\n";
   return 2;
+}
+
+// The seed being run, for the abort handler: an assertion of the core that
+// fires must still name its seed, so that it can be replayed.
+volatile std::sig_atomic_t running_seed_high = 0;
+volatile std::sig_atomic_t running_seed_low = 0;
+
+void report_abort(int) {
+  // Only async-signal-safe calls here: format the seed by hand, write(2).
+  const std::uint64_t seed =
+      (static_cast<std::uint64_t>(static_cast<std::uint32_t>(running_seed_high)) << 32) |
+      static_cast<std::uint32_t>(running_seed_low);
+  char digits[24];
+  int length = 0;
+  std::uint64_t rest = seed;
+  do {
+    digits[length++] = static_cast<char>('0' + rest % 10);
+    rest /= 10;
+  } while (rest != 0);
+  char line[160];
+  int at = 0;
+  auto append = [&](const char* text) {
+    while (*text != '\0') line[at++] = *text++;
+  };
+  auto append_seed = [&] {
+    for (int i = length; i > 0; --i) line[at++] = digits[i - 1];
+  };
+  append("ABORTED seed ");
+  append_seed();
+  append(" (an assertion failed); replay: raft_sim --seed ");
+  append_seed();
+  append(" --verbose\n");
+  (void)!write(STDOUT_FILENO, line, static_cast<std::size_t>(at));
+  std::signal(SIGABRT, SIG_DFL);
+  std::raise(SIGABRT);
 }
 
 }  // namespace
@@ -62,7 +100,10 @@ int main(int argc, char** argv) {
   std::uint64_t snapshots_taken = 0, snapshots_installed = 0, snapshots_damaged = 0;
   std::uint64_t slowest_liveness = 0;
   double next_progress = 60;
+  std::signal(SIGABRT, report_abort);
   for (std::uint64_t seed = first;; ++seed) {
+    running_seed_high = static_cast<std::sig_atomic_t>(seed >> 32);
+    running_seed_low = static_cast<std::sig_atomic_t>(seed & 0xffffffffU);
     raft::sim::SimulationOptions options;
     options.seed = seed;
     options.nodes = nodes;
