@@ -23,13 +23,17 @@ mutations=(
   "raft/core_snapshots.cc| chunk.offset() != incoming_->received) {| false) {|accept snapshot chunks out of order"
 )
 
+# One copy of the tree as it is now, so that edits made while the check runs
+# do not leak into later mutants.
+mkdir -p "$scratch/pristine"
+(cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$scratch/pristine")
+
 survivors=0
 printf '%-72s %s\n' "mutation" "result"
 for mutation in "${mutations[@]}"; do
   IFS='|' read -r file from to what <<<"$mutation"
   rm -rf "$scratch/tree" "$scratch/build"
-  mkdir -p "$scratch/tree"
-  (cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$scratch/tree")
+  cp -a "$scratch/pristine" "$scratch/tree"
   target="$scratch/tree/$file"
   text=$(<"$target")
   if [[ $text != *"$from"* || $text == *"$from"*"$from"* ]]; then
