@@ -45,6 +45,10 @@ class HashingStateMachine final : public raft::StateMachine {
     std::lock_guard lock(mutex_);
     return {count_, hash_};
   }
+  int restores() const {
+    std::lock_guard lock(mutex_);
+    return restores_;
+  }
   // A snapshot is the fingerprint: two 8-byte numbers in one block.
   std::unique_ptr<raft::StateMachineView> view() override {
     std::lock_guard lock(mutex_);
@@ -64,6 +68,7 @@ class HashingStateMachine final : public raft::StateMachine {
     std::memcpy(&count_, block.data(), 8);
     std::memcpy(&hash_, block.data() + 8, 8);
     applied_ = index;
+    ++restores_;
     return {};
   }
 
@@ -83,6 +88,7 @@ class HashingStateMachine final : public raft::StateMachine {
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
   std::uint64_t count_ = 0;
   raft::Index applied_ = 0;
+  int restores_ = 0;
 };
 
 class Demo {
@@ -104,6 +110,10 @@ class Demo {
     options.core.id = id;
     options.tick_interval = 10ms;
     options.core.election_ticks = 15;
+    // Snapshots every 500 entries, keeping 100: a node that misses more
+    // than that catches up by InstallSnapshot rather than the log.
+    options.snapshot_entries = 500;
+    options.compaction_margin = 100;
     servers_[id] = std::make_unique<raft::Server>(options, storages_[id], snapshot_stores_[id],
                                                   network_->endpoint(), discovery_, machines_[id]);
     if (const raft::Status started = servers_[id]->start(); !started.ok()) {
@@ -113,6 +123,7 @@ class Demo {
     }
   }
   void stop(raft::NodeId id) { servers_.erase(id); }
+  int restores(raft::NodeId id) const { return machines_.at(id)->restores(); }
 
   void say(const std::string& text) const {
     std::printf("[%6.2f s] %s\n", std::chrono::duration<double>(Clock::now() - start_).count(), text.c_str());
@@ -164,8 +175,8 @@ class Demo {
   }
 
   void print_status() const {
-    std::printf("\n  %-5s %-10s %-5s %-8s %-8s %s\n", "NODE", "ROLE", "TERM", "COMMIT", "APPLIED",
-                "STATE HASH");
+    std::printf("\n  %-5s %-10s %-5s %-8s %-8s %-12s %-9s %s\n", "NODE", "ROLE", "TERM", "COMMIT", "APPLIED",
+                "LOG", "SNAPSHOT", "STATE HASH");
     for (const auto& [id, machine] : machines_) {
       const auto [count, hash] = machine->fingerprint();
       auto server = servers_.find(id);
@@ -174,11 +185,16 @@ class Demo {
         continue;
       }
       const raft::ServerStatus status = server->second->status();
-      std::printf("  %-5llu %-10s %-5llu %-8llu %-8llu %016llx (%llu commands)\n",
+      const std::string log =
+          status.first_log_index > status.last_log_index
+              ? "(empty)"
+              : std::to_string(status.first_log_index) + ".." + std::to_string(status.last_log_index);
+      std::printf("  %-5llu %-10s %-5llu %-8llu %-8llu %-12s %-9llu %016llx (%llu commands)\n",
                   static_cast<unsigned long long>(id), std::string(raft::to_string(status.role)).c_str(),
                   static_cast<unsigned long long>(status.term),
                   static_cast<unsigned long long>(status.commit_index),
-                  static_cast<unsigned long long>(status.applied_index),
+                  static_cast<unsigned long long>(status.applied_index), log.c_str(),
+                  static_cast<unsigned long long>(status.snapshot_index),
                   static_cast<unsigned long long>(hash), static_cast<unsigned long long>(count));
     }
     std::printf("\n");
@@ -255,6 +271,11 @@ int main(int argc, char** argv) {
   if (!demo.wait([&] { return demo.replicas_identical(total); })) demo.fail("replicas did not converge");
   demo.say("all " + std::to_string(nodes) + " state machines hold the same " + std::to_string(total) +
            " commands");
+  const int restores = demo.restores(first);
+  demo.say("node " + std::to_string(first) +
+           (restores > 0 ? " caught up from the leader's snapshot (InstallSnapshot)"
+                         : " caught up from the leader's log") +
+           "; every node compacts its log every 500 entries");
   demo.print_status();
   return 0;
 }
