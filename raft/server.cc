@@ -1,7 +1,8 @@
 #include "raft/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
-#include <iostream>
 #include <random>
 
 #include "raft/snapshot_file.h"
@@ -216,6 +217,7 @@ bool Server::handle(Input& input) {
 
 bool Server::process_ready() {
   Ready ready = core_->ready();
+  if (ready.soft_state) log_role_change(*ready.soft_state);
   // §10.2.1: the leader's AppendEntries go out before its own disk write.
   for (pb::Message& message : ready.messages) {
     if (message.has_install_snapshot() && !fill_snapshot_chunk(message)) continue;
@@ -229,7 +231,7 @@ bool Server::process_ready() {
     const Status saved =
         storage_->save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries, ready.must_sync);
     if (!saved.ok()) {
-      std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
+      spdlog::error("raft node {}: {}", options_.core.id, saved.error().to_string());
       return false;
     }
   }
@@ -277,8 +279,8 @@ bool Server::fill_snapshot_chunk(pb::Message& message) {
   Result<std::string> bytes = snapshots_->read(snapshot.index(), chunk->offset(), end - chunk->offset());
   if (!bytes.ok() || bytes.value().size() != end - chunk->offset()) {
     // The next heartbeat asks for this chunk again.
-    std::cerr << "raft node " << options_.core.id << ": cannot read snapshot " << snapshot.index() << ": "
-              << (bytes.ok() ? "it is shorter than recorded" : bytes.error().to_string()) << "\n";
+    spdlog::error("raft node {}: cannot read snapshot {}: {}", options_.core.id, snapshot.index(),
+                  bytes.ok() ? "it is shorter than recorded" : bytes.error().to_string());
     return false;
   }
   chunk->set_data(std::move(bytes).value());
@@ -291,7 +293,7 @@ bool Server::receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<I
     if (chunk.offset() == 0) {
       Result<std::unique_ptr<SnapshotFileWriter>> created = snapshots_->create(snapshot.index());
       if (!created.ok()) {
-        std::cerr << "raft node " << options_.core.id << ": " << created.error().to_string() << "\n";
+        spdlog::error("raft node {}: {}", options_.core.id, created.error().to_string());
         return false;
       }
       incoming_snapshot_ = std::move(created).value();
@@ -303,7 +305,7 @@ bool Server::receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<I
                           : Status(Error{ErrorCode::kStorage, "snapshot chunk out of order"});
     if (appended.ok() && chunk.done()) appended = incoming_snapshot_->commit();
     if (!appended.ok()) {
-      std::cerr << "raft node " << options_.core.id << ": " << appended.error().to_string() << "\n";
+      spdlog::error("raft node {}: {}", options_.core.id, appended.error().to_string());
       return false;
     }
     if (!chunk.done()) continue;
@@ -312,8 +314,7 @@ bool Server::receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<I
     // deleted and fetched again.
     const Status intact = snapshot_file::verify(*snapshots_, snapshot);
     if (!intact.ok()) {
-      std::cerr << "raft node " << options_.core.id << ": " << intact.error().to_string()
-                << "; asking for it again\n";
+      spdlog::warn("raft node {}: {}; asking for it again", options_.core.id, intact.error().to_string());
       (void)snapshots_->remove(snapshot.index());
     }
     received.emplace_back(snapshot.index(), intact.ok());
@@ -325,10 +326,12 @@ bool Server::install_snapshot(const pb::SnapshotMetadata& snapshot, ApplyBatch& 
   // Storage first: once it records the snapshot (dropping the log), a crash
   // before the state machine has restored is finished at the next start.
   if (Status saved = storage_->save_snapshot(snapshot); !saved.ok()) {
-    std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
+    spdlog::error("raft node {}: {}", options_.core.id, saved.error().to_string());
     return false;
   }
   work.restore = snapshot;
+  spdlog::info("raft node {}: installing snapshot at index {} ({} bytes) from the leader", options_.core.id,
+               snapshot.index(), snapshot.size());
   // Proposals this node made as an earlier leader, now inside the snapshot:
   // whether they committed cannot be told any more.
   while (!pending_proposals_.empty() && pending_proposals_.begin()->first <= snapshot.index()) {
@@ -338,23 +341,40 @@ bool Server::install_snapshot(const pb::SnapshotMetadata& snapshot, ApplyBatch& 
   return true;
 }
 
+void Server::log_role_change(const SoftState& now) {
+  // Elections and leader changes, once each: never per request.
+  if (now.role == Role::kLeader) {
+    spdlog::info("raft node {}: elected leader for term {}", options_.core.id, now.term);
+  } else if (now.leader != kNoNode) {
+    spdlog::info("raft node {}: {} of leader {} in term {}", options_.core.id, to_string(now.role),
+                 now.leader, now.term);
+  } else if (now.role == Role::kCandidate) {
+    spdlog::info("raft node {}: campaigning in term {}", options_.core.id, now.term);
+  } else {
+    spdlog::info("raft node {}: {} in term {}, no leader known", options_.core.id, to_string(now.role),
+                 now.term);
+  }
+}
+
 bool Server::record_snapshot(const pb::SnapshotMetadata& snapshot) {
   // A snapshot written out while a newer one was installed is stale.
   if (snapshot.index() <= core_->snapshot().index()) return true;
   if (Status saved = storage_->save_snapshot(snapshot); !saved.ok()) {
-    std::cerr << "raft node " << options_.core.id << ": " << saved.error().to_string() << "\n";
+    spdlog::error("raft node {}: {}", options_.core.id, saved.error().to_string());
     return false;
   }
   const Index through =
       snapshot.index() > options_.compaction_margin ? snapshot.index() - options_.compaction_margin : 0;
   core_->compact(snapshot, through);
+  spdlog::info("raft node {}: snapshot at index {} ({} bytes); log now starts at {}", options_.core.id,
+               snapshot.index(), snapshot.size(), core_->log().first_index());
   if (Status compacted = storage_->compact(core_->log().base_index()); !compacted.ok()) {
-    std::cerr << "raft node " << options_.core.id << ": " << compacted.error().to_string() << "\n";
+    spdlog::error("raft node {}: {}", options_.core.id, compacted.error().to_string());
     return false;
   }
   if (Status cleaned = snapshots_->remove_before(snapshot.index()); !cleaned.ok()) {
     // Only costs disk space until the next snapshot.
-    std::cerr << "raft node " << options_.core.id << ": " << cleaned.error().to_string() << "\n";
+    spdlog::error("raft node {}: {}", options_.core.id, cleaned.error().to_string());
   }
   return true;
 }
@@ -401,8 +421,8 @@ void Server::maybe_take_snapshot() {
       enqueue(SnapshotTaken{written.value()});
     } else {
       // The log keeps growing until a later attempt succeeds.
-      std::cerr << "raft node " << options_.core.id << ": snapshot at index " << header.index()
-                << " failed: " << written.error().to_string() << "\n";
+      spdlog::error("raft node {}: snapshot at index {} failed: {}", options_.core.id, header.index(),
+                    written.error().to_string());
     }
     {
       std::lock_guard lock(apply_mutex_);
@@ -505,8 +525,8 @@ void Server::apply_loop() {
       if (Status restored = restore_state_machine(*work.restore); !restored.ok()) {
         // The node cannot go on without its state: stop it (the raft loop
         // sees apply_failed_) rather than apply entries to the wrong state.
-        std::cerr << "raft node " << options_.core.id << ": cannot restore snapshot " << index << ": "
-                  << restored.error().to_string() << "\n";
+        spdlog::error("raft node {}: cannot restore snapshot {}: {}", options_.core.id, index,
+                      restored.error().to_string());
         fail_apply(work, restored.error());
         break;
       }
@@ -530,8 +550,8 @@ void Server::apply_loop() {
       if (entry.type() == pb::ENTRY_COMMAND && entry.index() > state_machine_->applied_index()) {
         Result<std::string> applied = state_machine_->apply(entry.index(), entry.data());
         if (!applied.ok()) {
-          std::cerr << "raft node " << options_.core.id << ": cannot apply index " << entry.index() << ": "
-                    << applied.error().to_string() << "\n";
+          spdlog::error("raft node {}: cannot apply index {}: {}", options_.core.id, entry.index(),
+                        applied.error().to_string());
           fail_apply(work, applied.error());
           failed = true;
           break;

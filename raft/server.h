@@ -171,6 +171,7 @@ class Server {
   bool record_snapshot(const pb::SnapshotMetadata& snapshot);
   Status restore_state_machine(const pb::SnapshotMetadata& snapshot);
   void maybe_take_snapshot();
+  void log_role_change(const SoftState& now);
   void expire_reads(std::chrono::steady_clock::time_point now);
   void publish_status();
   void fail_everything(const Error& error);

@@ -5,6 +5,8 @@
 //
 //   raft-demo [--nodes N] [--commands N]
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -248,6 +250,8 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The demo narrates itself; the library's log would repeat it.
+  spdlog::set_level(spdlog::level::warn);
   std::printf(
       "raft-demo: %zu raft::Server nodes in one process (in-memory storage, in-process transport)\n\n",
       nodes);

@@ -1,0 +1,312 @@
+#include "raft/grpc_transport.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "proto/raft.grpc.pb.h"
+
+namespace raft {
+
+namespace {
+
+int milliseconds(std::chrono::milliseconds duration) {
+  return static_cast<int>(duration.count());
+}
+
+}  // namespace
+
+// ------------------------------------------------------------- receiving --
+
+class GrpcTransport::PeerService final : public pb::RaftPeer::Service {
+ public:
+  explicit PeerService(GrpcTransport& transport) : transport_(transport) {}
+
+  grpc::Status Stream(grpc::ServerContext* context, grpc::ServerReader<pb::Message>* reader,
+                      pb::StreamAck* /*ack*/) override {
+    ++transport_.incoming_streams_;
+    pb::Message message;
+    while (reader->Read(&message)) {
+      if (const std::optional<Refusal> refusal = transport_.check_incoming(message)) {
+        ++transport_.refused_;
+        spdlog::warn("refused a peer stream from {}: {}", context->peer(), refusal->reason);
+        return grpc::Status(
+            refusal->misaddressed ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::PERMISSION_DENIED,
+            refusal->reason);
+      }
+      ++transport_.received_;
+      transport_.deliver(std::move(message));
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  GrpcTransport& transport_;
+};
+
+// --------------------------------------------------------------- sending --
+
+class GrpcTransport::PeerStream {
+ public:
+  PeerStream(GrpcTransport& transport, NodeId id, std::string address)
+      : transport_(transport), id_(id), address_(std::move(address)) {
+    const GrpcTransportOptions& options = transport_.options_;
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+    arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, milliseconds(options.keepalive_interval));
+    arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, milliseconds(options.keepalive_timeout));
+    arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    // The channel's own reconnection follows the same back-off as ours.
+    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, milliseconds(options.min_backoff));
+    arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, milliseconds(options.min_backoff));
+    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, milliseconds(options.max_backoff));
+    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), arguments);
+    stub_ = pb::RaftPeer::NewStub(channel_);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~PeerStream() { stop(); }
+
+  const std::string& address() const { return address_; }
+
+  void enqueue(pb::Message message) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      if (queue_.size() >= transport_.options_.max_queued_messages) {
+        queue_.pop_front();  // the oldest is the stalest
+        ++transport_.dropped_;
+      }
+      queue_.push_back(std::move(message));
+    }
+    wake_.notify_one();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+      if (context_ != nullptr) context_->TryCancel();  // unblocks a Write
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  // Waits for the back-off, or until stop(); false when stopping.
+  bool back_off(std::chrono::milliseconds& delay) {
+    std::uniform_int_distribution<long> jitter(0, delay.count() / 2);
+    const auto wait = delay + std::chrono::milliseconds(jitter(random_));
+    delay = std::min(delay * 2, transport_.options_.max_backoff);
+    std::unique_lock lock(mutex_);
+    return !wake_.wait_for(lock, wait, [&] { return stopping_; });
+  }
+
+  std::optional<pb::Message> next_message() {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return std::nullopt;
+    pb::Message message = std::move(queue_.front());
+    queue_.pop_front();
+    return message;
+  }
+
+  void run() {
+    const GrpcTransportOptions& options = transport_.options_;
+    std::chrono::milliseconds delay = options.min_backoff;
+    bool logged_down = false;
+    while (true) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      if (!channel_->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
+        if (!logged_down) {
+          spdlog::info("peer {} at {} is unreachable; retrying with back-off", id_, address_);
+          logged_down = true;
+        }
+        if (!back_off(delay)) return;
+        continue;
+      }
+      auto context = std::make_unique<grpc::ClientContext>();
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        context_ = context.get();
+      }
+      pb::StreamAck ack;
+      std::unique_ptr<grpc::ClientWriter<pb::Message>> writer = stub_->Stream(context.get(), &ack);
+      if (logged_down) spdlog::info("connected to peer {} at {}", id_, address_);
+      logged_down = false;
+      bool wrote = false;
+      while (std::optional<pb::Message> message = next_message()) {
+        if (!writer->Write(*message)) break;
+        ++transport_.sent_;
+        if (!wrote) delay = options.min_backoff;  // the connection works
+        wrote = true;
+      }
+      context->TryCancel();
+      const grpc::Status finished = writer->Finish();
+      {
+        std::lock_guard lock(mutex_);
+        context_ = nullptr;
+        if (stopping_) return;
+      }
+      ++transport_.reconnects_;
+      spdlog::warn("stream to peer {} at {} ended: {} {}", id_, address_,
+                   static_cast<int>(finished.error_code()), finished.error_message());
+      if (!back_off(delay)) return;
+    }
+  }
+
+  GrpcTransport& transport_;
+  const NodeId id_;
+  const std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::RaftPeer::Stub> stub_;
+  std::mt19937_64 random_{std::random_device{}()};
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<pb::Message> queue_;
+  grpc::ClientContext* context_ = nullptr;  // the live stream's, for TryCancel
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// ------------------------------------------------------------- transport --
+
+GrpcTransport::GrpcTransport(GrpcTransportOptions options)
+    : options_(std::move(options)), service_(std::make_unique<PeerService>(*this)) {}
+
+GrpcTransport::~GrpcTransport() {
+  stop();
+}
+
+Status GrpcTransport::listen() {
+  if (server_ != nullptr) return {};
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &listening_port_);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_message_bytes));
+  // Accept the senders' keepalive pings, even on idle streams.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             milliseconds(options_.keepalive_interval) / 2);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || listening_port_ == 0) {
+    server_.reset();
+    return Error{ErrorCode::kInvalidArgument,
+                 "cannot listen for peers on " + options_.listen_address + " (a bad or busy address)"};
+  }
+  return {};
+}
+
+void GrpcTransport::start(NodeId self, Receiver receiver) {
+  {
+    std::unique_lock lock(receiver_mutex_);
+    self_ = self;
+    receiver_ = std::move(receiver);
+    running_ = true;
+  }
+  std::unique_ptr<PeerStream> own;
+  {
+    std::lock_guard lock(peers_mutex_);
+    auto found = streams_.find(self);
+    if (found != streams_.end()) {
+      own = std::move(found->second);
+      streams_.erase(found);
+    }
+  }
+  // `own` (a stream to this node itself, if set_peers listed it) stops here.
+}
+
+void GrpcTransport::set_peers(const std::vector<Peer>& peers) {
+  std::lock_guard lock(peers_mutex_);
+  std::set<NodeId> current;
+  members_.clear();
+  for (const Peer& peer : peers) {
+    members_.insert(peer.id);
+    if (peer.id == self_) continue;  // no stream to ourselves
+    current.insert(peer.id);
+    auto existing = streams_.find(peer.id);
+    if (existing != streams_.end() && existing->second->address() == peer.address) continue;
+    streams_[peer.id] = std::make_unique<PeerStream>(*this, peer.id, peer.address);
+  }
+  std::erase_if(streams_, [&](const auto& stream) { return !current.contains(stream.first); });
+}
+
+void GrpcTransport::send(pb::Message message) {
+  message.set_cluster_id(options_.cluster_id);
+  if (message.ByteSizeLong() > options_.max_message_bytes) {
+    ++dropped_;
+    spdlog::warn("dropped a {}-byte message to peer {}: over the {}-byte limit", message.ByteSizeLong(),
+                 message.to(), options_.max_message_bytes);
+    return;
+  }
+  std::lock_guard lock(peers_mutex_);
+  auto stream = streams_.find(message.to());
+  if (stream == streams_.end() || message.to() == self_) {
+    ++dropped_;
+    return;
+  }
+  stream->second->enqueue(std::move(message));
+}
+
+std::optional<GrpcTransport::Refusal> GrpcTransport::check_incoming(const pb::Message& message) {
+  if (message.cluster_id() != options_.cluster_id) {
+    return Refusal{false, "a message of cluster " + std::to_string(message.cluster_id()) +
+                              ", this is cluster " + std::to_string(options_.cluster_id)};
+  }
+  const NodeId self = self_;
+  {
+    std::lock_guard lock(peers_mutex_);
+    if (!members_.contains(message.from()) || message.from() == self) {
+      return Refusal{false, "a message from node " + std::to_string(message.from()) +
+                                ", which is not a member of cluster " + std::to_string(options_.cluster_id)};
+    }
+  }
+  // Before start() the node's id is unknown; deliver() drops such messages.
+  if (self != kNoNode && message.to() != self) {
+    return Refusal{
+        true, "a message for node " + std::to_string(message.to()) + " reached node " + std::to_string(self)};
+  }
+  return std::nullopt;
+}
+
+void GrpcTransport::deliver(pb::Message message) {
+  std::shared_lock lock(receiver_mutex_);
+  if (running_) receiver_(std::move(message));
+}
+
+void GrpcTransport::stop() {
+  {
+    std::unique_lock lock(receiver_mutex_);
+    running_ = false;
+  }
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    server_.reset();
+  }
+  std::map<NodeId, std::unique_ptr<PeerStream>> streams;
+  {
+    std::lock_guard lock(peers_mutex_);
+    streams.swap(streams_);
+  }
+  streams.clear();  // each stops and joins its sender thread
+}
+
+GrpcTransportCounters GrpcTransport::counters() const {
+  return GrpcTransportCounters{sent_, received_, dropped_, refused_, reconnects_, incoming_streams_};
+}
+
+}  // namespace raft

@@ -1,0 +1,117 @@
+#pragma once
+// raft::Transport over gRPC: the RaftPeer service of proto/raft.proto.
+//
+// Each node serves RaftPeer on its peer address and keeps one long-lived
+// client stream to each peer, over which it sends every message for that
+// peer in order -- no connection or RPC is set up per message; answers come
+// back on the peer's own stream to us. Per peer, a sender thread drains a
+// bounded queue onto the stream; when the stream breaks it reconnects with
+// exponential back-off (with jitter), and what was queued meanwhile beyond
+// the bound is dropped, oldest first: Raft resends what matters.
+//
+// Limits: messages larger than options.max_message_bytes are dropped at the
+// sender (and refused by the receiver). A connection attempt gives up after
+// options.connect_timeout; HTTP/2 keepalive pings find a dead peer within
+// options.keepalive_timeout even while a write is blocked on it.
+//
+// Incoming messages are checked before the core sees them: a message that
+// carries another cluster's id, comes from a node that is not a member or is
+// addressed to another node is refused -- the stream is ended with
+// PERMISSION_DENIED or INVALID_ARGUMENT and the refusal logged.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+
+#include "raft/result.h"
+#include "raft/transport.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace raft {
+
+struct GrpcTransportOptions {
+  std::uint64_t cluster_id = 0;
+  // Where this node serves RaftPeer ("host:port"; port 0 picks a free one,
+  // see listening_port()).
+  std::string listen_address;
+  std::size_t max_message_bytes = 16 << 20;
+  std::size_t max_queued_messages = 4096;  // per peer
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds min_backoff{50};
+  std::chrono::milliseconds max_backoff{2000};
+  std::chrono::milliseconds keepalive_interval{1000};
+  std::chrono::milliseconds keepalive_timeout{2000};
+};
+
+struct GrpcTransportCounters {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::uint64_t dropped = 0;  // queue overflow, oversized, or no such peer
+  std::uint64_t refused = 0;  // incoming: wrong cluster, non-member, misaddressed
+  std::uint64_t reconnects = 0;
+  std::uint64_t incoming_streams = 0;  // streams peers opened to this node
+};
+
+class GrpcTransport final : public Transport {
+ public:
+  explicit GrpcTransport(GrpcTransportOptions options);
+  ~GrpcTransport() override;
+
+  // Binds the listening address now, so that a bad or busy address is
+  // reported at start-up (and port 0 resolved) before Raft starts.
+  Status listen();
+  int listening_port() const { return listening_port_; }
+
+  void start(NodeId self, Receiver receiver) override;
+  void set_peers(const std::vector<Peer>& peers) override;
+  void send(pb::Message message) override;
+  void stop() override;
+
+  GrpcTransportCounters counters() const;
+
+ private:
+  class PeerService;
+  class PeerStream;
+
+  // Why an incoming message is refused; nullopt accepts it.
+  struct Refusal {
+    bool misaddressed = false;  // to another node (else: not of this cluster)
+    std::string reason;
+  };
+  std::optional<Refusal> check_incoming(const pb::Message& message);
+  void deliver(pb::Message message);
+
+  const GrpcTransportOptions options_;
+  std::unique_ptr<PeerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int listening_port_ = 0;
+
+  // The receiver is called under the shared lock; stop() takes it
+  // exclusively, so that once stop() returns it is never called again.
+  std::shared_mutex receiver_mutex_;
+  Receiver receiver_;
+  std::atomic<NodeId> self_{kNoNode};
+  bool running_ = false;
+
+  mutable std::mutex peers_mutex_;
+  std::set<NodeId> members_;
+  std::map<NodeId, std::unique_ptr<PeerStream>> streams_;
+
+  std::atomic<std::uint64_t> sent_{0};
+  std::atomic<std::uint64_t> received_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<std::uint64_t> incoming_streams_{0};
+};
+
+}  // namespace raft

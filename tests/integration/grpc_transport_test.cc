@@ -1,0 +1,307 @@
+// GrpcTransport on loopback with real gRPC: one long-lived stream per peer
+// pair, in order; reconnection after a peer restarts; refusal of another
+// cluster's, a non-member's and an oversized message; a clean stop; and
+// raft::Servers replicating (snapshots included) over it.
+
+#include "raft/grpc_transport.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <thread>
+
+#include "raft/in_memory_snapshot_store.h"
+#include "raft/in_memory_storage.h"
+#include "raft/server.h"
+#include "raft/static_discovery.h"
+
+namespace raft {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return condition();
+}
+
+// Collects what a transport delivers.
+class Inbox {
+ public:
+  Transport::Receiver receiver() {
+    return [this](pb::Message message) {
+      std::lock_guard lock(mutex_);
+      messages_.push_back(std::move(message));
+    };
+  }
+  std::vector<pb::Message> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return messages_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<pb::Message> messages_;
+};
+
+GrpcTransportOptions options_for(std::uint64_t cluster, const std::string& address) {
+  GrpcTransportOptions options;
+  options.cluster_id = cluster;
+  options.listen_address = address;
+  options.min_backoff = 20ms;
+  options.max_backoff = 200ms;
+  return options;
+}
+
+std::unique_ptr<GrpcTransport> listening(std::uint64_t cluster, const std::string& address = "127.0.0.1:0",
+                                         std::size_t queue = 4096) {
+  GrpcTransportOptions options = options_for(cluster, address);
+  options.max_queued_messages = queue;
+  auto transport = std::make_unique<GrpcTransport>(options);
+  const Status listened = transport->listen();
+  EXPECT_TRUE(listened.ok()) << listened.error().to_string();
+  return transport;
+}
+
+std::string address_of(const GrpcTransport& transport) {
+  return "127.0.0.1:" + std::to_string(transport.listening_port());
+}
+
+pb::Message message(NodeId from, NodeId to, Term term) {
+  pb::Message result;
+  result.set_from(from);
+  result.set_to(to);
+  result.set_term(term);
+  result.mutable_append_entries()->set_prev_log_index(term);
+  return result;
+}
+
+TEST(GrpcTransport, TenThousandMessagesArriveInOrderOverOneStream) {
+  // A queue that holds them all: this test is about order, not overflow.
+  auto a = listening(7, "127.0.0.1:0", 20000);
+  auto b = listening(7);
+  const std::vector<Peer> peers = {{1, address_of(*a)}, {2, address_of(*b)}};
+  Inbox inbox;
+  a->set_peers(peers);
+  b->set_peers(peers);
+  a->start(1, [](pb::Message) {});
+  b->start(2, inbox.receiver());
+  for (Term term = 1; term <= 10000; ++term) a->send(message(1, 2, term));
+  ASSERT_TRUE(eventually([&] { return inbox.size() == 10000; })) << inbox.size();
+  const auto received = inbox.messages();
+  for (std::size_t i = 0; i < received.size(); ++i) ASSERT_EQ(received[i].term(), i + 1);
+  EXPECT_EQ(received.front().cluster_id(), 7u);
+  EXPECT_EQ(b->counters().incoming_streams, 1u) << "one stream for all of them";
+  EXPECT_EQ(a->counters().sent, 10000u);
+}
+
+TEST(GrpcTransport, ASenderReconnectsWhenItsPeerComesBack) {
+  auto a = listening(7);
+  auto b = listening(7);
+  const std::string b_address = address_of(*b);
+  const std::vector<Peer> peers = {{1, address_of(*a)}, {2, b_address}};
+  a->set_peers(peers);
+  a->start(1, [](pb::Message) {});
+  Inbox first;
+  b->set_peers(peers);
+  b->start(2, first.receiver());
+  a->send(message(1, 2, 1));
+  ASSERT_TRUE(eventually([&] { return first.size() == 1; }));
+
+  b.reset();  // the peer goes away; what is sent meanwhile may be lost
+  for (Term term = 2; term <= 5; ++term) a->send(message(1, 2, term));
+  std::this_thread::sleep_for(100ms);
+  auto again = listening(7, b_address);
+  Inbox second;
+  again->set_peers(peers);
+  again->start(2, second.receiver());
+  // Keep sending until the new stream carries messages (Raft would resend).
+  ASSERT_TRUE(eventually([&] {
+    a->send(message(1, 2, 100));
+    return second.size() > 0;
+  }));
+  EXPECT_GE(a->counters().reconnects, 1u);
+}
+
+TEST(GrpcTransport, AnotherClustersMessagesAreRefused) {
+  auto b = listening(7);
+  auto stranger = listening(8);  // same ids, another cluster
+  const std::vector<Peer> peers = {{1, address_of(*stranger)}, {2, address_of(*b)}};
+  Inbox inbox;
+  b->set_peers(peers);
+  b->start(2, inbox.receiver());
+  stranger->set_peers(peers);
+  stranger->start(1, [](pb::Message) {});
+  ASSERT_TRUE(eventually([&] {
+    stranger->send(message(1, 2, 1));
+    return b->counters().refused > 0;
+  }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(inbox.size(), 0u);
+}
+
+TEST(GrpcTransport, AMessageFromANonMemberIsRefused) {
+  auto b = listening(7);
+  auto outsider = listening(7);
+  Inbox inbox;
+  b->set_peers({{1, "127.0.0.1:1"}, {2, address_of(*b)}});  // members 1 and 2
+  b->start(2, inbox.receiver());
+  outsider->set_peers({{9, address_of(*outsider)}, {2, address_of(*b)}});
+  outsider->start(9, [](pb::Message) {});
+  ASSERT_TRUE(eventually([&] {
+    outsider->send(message(9, 2, 1));
+    return b->counters().refused > 0;
+  }));
+  EXPECT_EQ(inbox.size(), 0u);
+}
+
+TEST(GrpcTransport, AnOversizedMessageIsDroppedAndTheStreamCarriesOn) {
+  auto a = listening(7);
+  auto b = listening(7);
+  const std::vector<Peer> peers = {{1, address_of(*a)}, {2, address_of(*b)}};
+  Inbox inbox;
+  a->set_peers(peers);
+  b->set_peers(peers);
+  a->start(1, [](pb::Message) {});
+  b->start(2, inbox.receiver());
+  pb::Message huge = message(1, 2, 1);
+  huge.mutable_append_entries()->add_entries()->set_data(std::string(17 << 20, 'x'));
+  a->send(huge);
+  a->send(message(1, 2, 2));
+  ASSERT_TRUE(eventually([&] { return inbox.size() == 1; }));
+  EXPECT_EQ(inbox.messages().front().term(), 2u);
+  EXPECT_EQ(a->counters().dropped, 1u);
+}
+
+TEST(GrpcTransport, AfterStopTheReceiverIsNeverCalled) {
+  auto a = listening(7);
+  auto b = listening(7);
+  const std::vector<Peer> peers = {{1, address_of(*a)}, {2, address_of(*b)}};
+  std::atomic<bool> stopped{false};
+  std::atomic<int> late{0};
+  a->set_peers(peers);
+  b->set_peers(peers);
+  a->start(1, [](pb::Message) {});
+  b->start(2, [&](pb::Message) { late += stopped ? 1 : 0; });
+  std::thread sender([&] {
+    for (Term term = 1; term <= 20000; ++term) a->send(message(1, 2, term));
+  });
+  std::this_thread::sleep_for(20ms);
+  b->stop();
+  stopped = true;
+  sender.join();
+  a->stop();
+  EXPECT_EQ(late, 0);
+}
+
+// A state machine that remembers its commands, with snapshots.
+class Commands final : public StateMachine {
+ public:
+  Result<std::string> apply(Index index, std::string_view command) override {
+    std::lock_guard lock(mutex_);
+    commands_.emplace_back(command);
+    applied_ = index;
+    return std::string();
+  }
+  Index applied_index() const override {
+    std::lock_guard lock(mutex_);
+    return applied_;
+  }
+  std::unique_ptr<StateMachineView> view() override {
+    std::lock_guard lock(mutex_);
+    return std::make_unique<View>(applied_, commands_);
+  }
+  Status restore(Index index, SnapshotSource& source) override {
+    std::vector<std::string> commands;
+    std::string block;
+    while (true) {
+      Result<bool> more = source.next(block);
+      if (!more.ok()) return more.error();
+      if (!more.value()) break;
+      commands.push_back(block);
+    }
+    std::lock_guard lock(mutex_);
+    commands_ = std::move(commands);
+    applied_ = index;
+    return {};
+  }
+  std::vector<std::string> commands() const {
+    std::lock_guard lock(mutex_);
+    return commands_;
+  }
+
+ private:
+  class View final : public StateMachineView {
+   public:
+    View(Index index, std::vector<std::string> commands) : index_(index), commands_(std::move(commands)) {}
+    Index index() const override { return index_; }
+    Status write(SnapshotSink& sink) override {
+      for (const std::string& command : commands_) {
+        if (Status written = sink.write(command); !written.ok()) return written;
+      }
+      return {};
+    }
+
+   private:
+    Index index_;
+    std::vector<std::string> commands_;
+  };
+  mutable std::mutex mutex_;
+  std::vector<std::string> commands_;
+  Index applied_ = 0;
+};
+
+TEST(GrpcTransport, RaftServersReplicateAndSendSnapshotsOverIt) {
+  std::map<NodeId, std::unique_ptr<GrpcTransport>> listeners;
+  std::vector<Peer> peers;
+  for (NodeId id = 1; id <= 3; ++id) {
+    listeners[id] = listening(42);
+    peers.push_back({id, address_of(*listeners[id])});
+  }
+  auto discovery = std::make_shared<StaticDiscovery>(peers);
+  std::map<NodeId, std::shared_ptr<Commands>> machines;
+  std::map<NodeId, std::unique_ptr<Server>> servers;
+  auto start = [&](NodeId id, std::shared_ptr<GrpcTransport> transport) {
+    ServerOptions options;
+    options.core.id = id;
+    options.core.random_seed = id;
+    options.core.max_snapshot_chunk_bytes = 4096;
+    options.tick_interval = 10ms;
+    options.snapshot_entries = 200;
+    options.compaction_margin = 20;
+    machines[id] = std::make_shared<Commands>();
+    servers[id] = std::make_unique<Server>(options, std::make_shared<InMemoryStorage>(),
+                                           std::make_shared<InMemorySnapshotStore>(), transport, discovery,
+                                           machines[id]);
+    ASSERT_TRUE(servers[id]->start().ok());
+  };
+  for (NodeId id = 1; id <= 2; ++id) start(id, std::shared_ptr<GrpcTransport>(std::move(listeners[id])));
+  NodeId leader = kNoNode;
+  ASSERT_TRUE(eventually([&] {
+    for (auto& [id, server] : servers) {
+      if (server->status().role == Role::kLeader) leader = id;
+    }
+    return leader != kNoNode;
+  }));
+  std::vector<std::future<Result<Applied>>> futures;
+  for (int i = 0; i < 2000; ++i) futures.push_back(servers[leader]->propose("command-" + std::to_string(i)));
+  for (auto& future : futures) ASSERT_TRUE(future.get().ok());
+  ASSERT_TRUE(eventually([&] { return servers[leader]->status().first_log_index > 1000; }));
+
+  // Node 3 joins late with nothing: it gets the snapshot, over gRPC.
+  start(3, std::shared_ptr<GrpcTransport>(std::move(listeners[3])));
+  ASSERT_TRUE(eventually([&] { return machines[3]->commands() == machines[leader]->commands(); }));
+  EXPECT_EQ(machines[3]->commands().size(), 2000u);
+  for (auto& [id, server] : servers) server->stop();
+}
+
+}  // namespace
+}  // namespace raft
