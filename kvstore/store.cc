@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "kvstore/store_keys.h"
 #include "raft/rocksdb_directory.h"
 #include "raft/storage_record.h"
 
@@ -23,19 +24,11 @@ namespace {
 
 constexpr char kFormatVersionKey[] = "format_version";
 constexpr char kActiveKey[] = "active";
-constexpr char kAppliedKey[] = "a";
-constexpr char kDataPrefix = 'd';
 constexpr std::string_view kGenerationPrefix = "kv.";
 constexpr std::size_t kSnapshotBlockBytes = 1 << 20;
 
 std::string generation_name(std::uint64_t generation) {
   return std::string(kGenerationPrefix) + std::to_string(generation);
-}
-
-std::string data_key(std::string_view key) {
-  std::string result(1, kDataPrefix);
-  result.append(key);
-  return result;
 }
 
 void append_length_prefixed(std::string& out, std::string_view bytes) {
@@ -71,13 +64,15 @@ class StoreView final : public raft::StateMachineView {
     options.verify_checksums = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, family_.get()));
     std::string block;
-    for (it->Seek(std::string(1, kDataPrefix));
-         it->Valid() && it->key().starts_with(std::string(1, kDataPrefix)); it->Next()) {
+    // Everything but the applied index, which a restore sets itself: the
+    // data, the sessions and the cluster time.
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key() == keys::kApplied) continue;
       const std::optional<std::string_view> value = record::open({it->value().data(), it->value().size()});
       if (!value) {
         return Error{ErrorCode::kStorage, "key-value record is corrupt: " + it->key().ToString(true)};
       }
-      append_length_prefixed(block, {it->key().data() + 1, it->key().size() - 1});
+      append_length_prefixed(block, {it->key().data(), it->key().size()});
       append_length_prefixed(block, *value);
       if (block.size() >= kSnapshotBlockBytes) {
         if (Status written = sink.write(block); !written.ok()) return written;
@@ -210,7 +205,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory) {
   store->generation_ = *generation;
   store->active_ = store->share(by_name.at(generation_name(*generation)));
 
-  const rocksdb::Status applied = db.Get({}, store->active_.get(), kAppliedKey, &value);
+  const rocksdb::Status applied = db.Get({}, store->active_.get(), keys::kApplied, &value);
   if (applied.ok()) {
     const std::optional<std::string_view> payload = record::open(value);
     const std::optional<std::uint64_t> index = payload ? record::from_big_endian(*payload, 8) : std::nullopt;
@@ -219,6 +214,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory) {
   } else if (!applied.IsNotFound()) {
     return store->fault("cannot read the applied index: " + applied.ToString());
   }
+  if (Status loaded = store->load_sessions(store->active_.get()); !loaded.ok()) return loaded.error();
   return store;
 }
 
@@ -242,15 +238,15 @@ Result<std::optional<pb::StoredValue>> Store::read_value(rocksdb::ColumnFamilyHa
 
 Result<std::optional<pb::StoredValue>> Store::get(std::string_view key) const {
   const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
-  return read_value(family.get(), data_key(key));
+  return read_value(family.get(), keys::data(key));
 }
 
 Result<std::vector<std::pair<std::string, pb::StoredValue>>> Store::all() const {
   const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
   std::vector<std::pair<std::string, pb::StoredValue>> result;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, family.get()));
-  for (it->Seek(std::string(1, kDataPrefix));
-       it->Valid() && it->key().starts_with(std::string(1, kDataPrefix)); it->Next()) {
+  const std::string prefix(1, keys::kDataPrefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::optional<std::string_view> payload = record::open({it->value().data(), it->value().size()});
     pb::StoredValue stored;
     if (!payload || !stored.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
@@ -260,43 +256,6 @@ Result<std::vector<std::pair<std::string, pb::StoredValue>>> Store::all() const 
   }
   if (!it->status().ok()) return fault("cannot read: " + it->status().ToString());
   return result;
-}
-
-Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
-  const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
-  pb::Command command;
-  pb::CommandResult result;
-  rocksdb::WriteBatch batch;
-  if (!command.ParseFromArray(command_bytes.data(), static_cast<int>(command_bytes.size()))) {
-    result.set_error("the command is not a kv.pb.Command");
-  } else if (command.has_put()) {
-    const std::string key = data_key(command.put().key());
-    Result<std::optional<pb::StoredValue>> existing = read_value(family.get(), key);
-    if (!existing.ok()) return existing.error();
-    pb::StoredValue stored;
-    stored.set_value(command.put().value());
-    stored.set_version(existing.value() ? existing.value()->version() + 1 : 1);
-    stored.set_create_index(existing.value() ? existing.value()->create_index() : index);
-    stored.set_mod_index(index);
-    batch.Put(family.get(), key, record::seal(stored.SerializeAsString()));
-  } else if (command.has_delete_()) {
-    const std::string key = data_key(command.delete_().key());
-    Result<std::optional<pb::StoredValue>> existing = read_value(family.get(), key);
-    if (!existing.ok()) return existing.error();
-    if (existing.value()) {
-      batch.Delete(family.get(), key);
-      result.set_deleted(1);
-    }
-  } else {
-    result.set_error("the command is empty");
-  }
-  // The effect and the applied index, atomically: see the header.
-  batch.Put(family.get(), kAppliedKey, record::seal(record::big_endian(index, 8)));
-  if (const rocksdb::Status written = db_->Write({}, &batch); !written.ok()) {
-    return fault("cannot apply index " + std::to_string(index) + ": " + written.ToString());
-  }
-  applied_ = index;
-  return result.SerializeAsString();
 }
 
 std::unique_ptr<raft::StateMachineView> Store::view() {
@@ -325,18 +284,17 @@ Status Store::restore(Index index, raft::SnapshotSource& source) {
     for (std::size_t offset = 0; offset < block.size();) {
       const std::optional<std::string_view> key = read_length_prefixed(block, offset);
       const std::optional<std::string_view> value = key ? read_length_prefixed(block, offset) : std::nullopt;
-      pb::StoredValue stored;
-      if (!value || !stored.ParseFromArray(value->data(), static_cast<int>(value->size()))) {
+      if (!value || !keys::known(*key) || *key == keys::kApplied) {
         return abandon(fault("snapshot for index " + std::to_string(index) + " holds a malformed pair"));
       }
-      batch.Put(family.get(), data_key(*key), record::seal(*value));
+      batch.Put(family.get(), rocksdb::Slice(key->data(), key->size()), record::seal(*value));
     }
     if (const rocksdb::Status written = db_->Write({}, &batch); !written.ok()) {
       return abandon(fault("cannot write the restored state: " + written.ToString()));
     }
   }
   rocksdb::WriteBatch applied;
-  applied.Put(family.get(), kAppliedKey, record::seal(record::big_endian(index, 8)));
+  applied.Put(family.get(), keys::kApplied, record::seal(record::big_endian(index, 8)));
   if (const rocksdb::Status written = db_->Write({}, &applied); !written.ok()) {
     return abandon(fault("cannot write the restored state: " + written.ToString()));
   }
@@ -357,6 +315,7 @@ Status Store::restore(Index index, raft::SnapshotSource& source) {
     generation_ = next;
   }
   applied_ = index;
+  if (Status loaded = load_sessions(active().get()); !loaded.ok()) return loaded;
   // Views still reading the old generation keep its handle alive; RocksDB
   // deletes its files once the last handle is gone.
   if (const rocksdb::Status dropped = db_->DropColumnFamily(previous.get()); !dropped.ok()) {

@@ -23,6 +23,7 @@
 // get() and scans may run concurrently from others.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -41,6 +42,11 @@ namespace kv {
 class Store final : public raft::StateMachine {
  public:
   static constexpr std::uint32_t kFormatVersion = 1;
+  // Limits of the client API (docs/api.md); commands beyond them are refused.
+  static constexpr std::size_t kMaxKeyBytes = 4096;
+  static constexpr std::size_t kMaxValueBytes = 1 << 20;
+  // A session unused for this long in cluster time is forgotten.
+  static constexpr std::uint64_t kSessionTimeoutMs = 3'600'000;
 
   // Opens (or creates) the store in `directory`, dropping what a crashed
   // restore left behind. Errors name the directory and what is wrong.
@@ -52,6 +58,10 @@ class Store final : public raft::StateMachine {
   std::unique_ptr<raft::StateMachineView> view() override;
   raft::Status restore(raft::Index index, raft::SnapshotSource& source) override;
 
+  // A read of the current state: one key or a range, at one revision (the
+  // header's revision; member, term and cluster are the caller's to fill).
+  raft::Result<raftkv::api::RangeResponse> range(const raftkv::api::RangeRequest& request) const;
+
   // The current value of `key`, if any.
   raft::Result<std::optional<pb::StoredValue>> get(std::string_view key) const;
   // Every key and value, in key order (for tests and checks of small stores).
@@ -60,6 +70,8 @@ class Store final : public raft::StateMachine {
   const std::string& directory() const { return directory_; }
   // Generation of the active column family (1 for a store never restored).
   std::uint64_t generation() const;
+  // Client sessions currently remembered (apply thread only).
+  std::size_t sessions() const { return session_last_used_.size(); }
 
  private:
   Store(std::string directory, std::unique_ptr<rocksdb::DB> db);
@@ -68,6 +80,10 @@ class Store final : public raft::StateMachine {
   std::shared_ptr<rocksdb::ColumnFamilyHandle> active() const;
   raft::Result<std::optional<pb::StoredValue>> read_value(rocksdb::ColumnFamilyHandle* family,
                                                           const std::string& key) const;
+  // Rebuilds the session index and the cluster time from `family`.
+  raft::Status load_sessions(rocksdb::ColumnFamilyHandle* family);
+
+  class Execution;  // store_apply.cc
 
   const std::string directory_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -79,6 +95,12 @@ class Store final : public raft::StateMachine {
   std::shared_ptr<rocksdb::ColumnFamilyHandle> active_;
   std::uint64_t generation_ = 0;
   std::atomic<raft::Index> applied_{0};
+
+  // Apply thread only: the cluster time and when each session was last
+  // used, by client and by time (for expiry).
+  std::uint64_t cluster_time_ms_ = 0;
+  std::map<std::uint64_t, std::uint64_t> session_last_used_;
+  std::multimap<std::uint64_t, std::uint64_t> sessions_by_time_;
 };
 
 }  // namespace kv

@@ -218,25 +218,24 @@ void GrpcTransport::start(NodeId self, Receiver receiver) {
     receiver_ = std::move(receiver);
     running_ = true;
   }
-  std::unique_ptr<PeerStream> own;
-  {
-    std::lock_guard lock(peers_mutex_);
-    auto found = streams_.find(self);
-    if (found != streams_.end()) {
-      own = std::move(found->second);
-      streams_.erase(found);
-    }
-  }
-  // `own` (a stream to this node itself, if set_peers listed it) stops here.
+  std::lock_guard lock(peers_mutex_);
+  connect_peers();
 }
 
 void GrpcTransport::set_peers(const std::vector<Peer>& peers) {
   std::lock_guard lock(peers_mutex_);
-  std::set<NodeId> current;
+  peers_ = peers;
   members_.clear();
-  for (const Peer& peer : peers) {
-    members_.insert(peer.id);
-    if (peer.id == self_) continue;  // no stream to ourselves
+  for (const Peer& peer : peers) members_.insert(peer.id);
+  if (self_ != kNoNode) connect_peers();
+}
+
+void GrpcTransport::connect_peers() {
+  // Streams are opened once this node knows who it is (start()), so that
+  // it never opens one to itself.
+  std::set<NodeId> current;
+  for (const Peer& peer : peers_) {
+    if (peer.id == self_) continue;
     current.insert(peer.id);
     auto existing = streams_.find(peer.id);
     if (existing != streams_.end() && existing->second->address() == peer.address) continue;

@@ -88,6 +88,7 @@ class GrpcTransport final : public Transport {
     std::string reason;
   };
   std::optional<Refusal> check_incoming(const pb::Message& message);
+  void connect_peers();  // under peers_mutex_
   void deliver(pb::Message message);
 
   const GrpcTransportOptions options_;
@@ -103,6 +104,7 @@ class GrpcTransport final : public Transport {
   bool running_ = false;
 
   mutable std::mutex peers_mutex_;
+  std::vector<Peer> peers_;
   std::set<NodeId> members_;
   std::map<NodeId, std::unique_ptr<PeerStream>> streams_;
 

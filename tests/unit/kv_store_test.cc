@@ -62,9 +62,9 @@ TEST(KvStore, PutsCountVersionsAndDeletesStartAKeyOver) {
   EXPECT_EQ(value.version(), 2u);
   EXPECT_EQ(value.create_index(), 1u);
   EXPECT_EQ(value.mod_index(), 2u);
-  EXPECT_EQ(apply(*store, 3, del("k")).deleted(), 1u);
+  EXPECT_EQ(apply(*store, 3, del("k")).delete_().deleted(), 1u);
   EXPECT_FALSE(store->get("k").value().has_value());
-  EXPECT_EQ(apply(*store, 4, del("k")).deleted(), 0u);
+  EXPECT_EQ(apply(*store, 4, del("k")).delete_().deleted(), 0u);
   apply(*store, 5, put("k", "three"));
   value = store->get("k").value().value();
   EXPECT_EQ(value.version(), 1u);
