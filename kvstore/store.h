@@ -58,6 +58,11 @@ class Store final : public raft::StateMachine {
   std::unique_ptr<raft::StateMachineView> view() override;
   raft::Status restore(raft::Index index, raft::SnapshotSource& source) override;
 
+  // Why `command` would be refused (empty or oversized keys or values, an
+  // empty command), or "" when it is valid. The service checks requests
+  // with it before they reach Raft; apply() refuses the same ones.
+  static std::string problem_with(const pb::Command& command);
+
   // A read of the current state: one key or a range, at one revision (the
   // header's revision; member, term and cluster are the caller's to fill).
   raft::Result<raftkv::api::RangeResponse> range(const raftkv::api::RangeRequest& request) const;

@@ -166,20 +166,21 @@ class Store::Execution {
   rocksdb::WriteBatchWithIndex batch_;
 };
 
-namespace {
-
-// Why a command cannot apply (nothing of it will), or empty.
-std::string check_command(const pb::Command& command) {
-  auto check_op = [](const api::RequestOp& op) -> std::string {
-    if (op.has_put()) return check_key(op.put().key());
+std::string Store::problem_with(const pb::Command& command) {
+  auto check_put = [](const api::PutRequest& put) -> std::string {
+    if (std::string problem = check_key(put.key()); !problem.empty()) return problem;
+    if (put.value().size() > kMaxValueBytes) {
+      return "the value is " + std::to_string(put.value().size()) + " bytes, over the limit of " +
+             std::to_string(kMaxValueBytes);
+    }
+    return {};
+  };
+  auto check_op = [&](const api::RequestOp& op) -> std::string {
+    if (op.has_put()) return check_put(op.put());
     if (op.has_delete_()) return check_key(op.delete_().key());
     return "a transaction operation is empty";
   };
-  if (command.has_put()) {
-    if (std::string problem = check_key(command.put().key()); !problem.empty()) return problem;
-    if (command.put().value().size() > Store::kMaxValueBytes) return "the value is over the limit";
-    return {};
-  }
+  if (command.has_put()) return check_put(command.put());
   if (command.has_delete_()) return check_key(command.delete_().key());
   if (command.has_txn()) {
     for (const api::Compare& compare : command.txn().compare()) {
@@ -194,6 +195,8 @@ std::string check_command(const pb::Command& command) {
   }
   return "the command is empty";
 }
+
+namespace {
 
 const api::Session* session_of(const pb::Command& command) {
   const api::Session* session = command.has_put()       ? &command.put().session()
@@ -236,7 +239,7 @@ Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
   } else if (previous && session->sequence() < previous->sequence()) {
     result.set_error("session " + std::to_string(session->client_id()) + " is already at sequence " +
                      std::to_string(previous->sequence()));
-  } else if (std::string problem = check_command(command); !problem.empty()) {
+  } else if (std::string problem = problem_with(command); !problem.empty()) {
     result.set_error(problem);
   } else {
     const Status done = command.has_put() ? execution.put(command.put(), *result.mutable_put())

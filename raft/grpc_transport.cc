@@ -161,8 +161,12 @@ class GrpcTransport::PeerStream {
         if (stopping_) return;
       }
       ++transport_.reconnects_;
-      spdlog::warn("stream to peer {} at {} ended: {} {}", id_, address_,
-                   static_cast<int>(finished.error_code()), finished.error_message());
+      // A peer that went away (restart, shutdown) is news, not an error;
+      // anything else -- a refusal, a protocol fault -- is.
+      const bool gone = finished.error_code() == grpc::StatusCode::CANCELLED ||
+                        finished.error_code() == grpc::StatusCode::UNAVAILABLE;
+      spdlog::log(gone ? spdlog::level::info : spdlog::level::warn, "stream to peer {} at {} ended: {} {}",
+                  id_, address_, static_cast<int>(finished.error_code()), finished.error_message());
       if (!back_off(delay)) return;
     }
   }

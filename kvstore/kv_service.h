@@ -1,0 +1,81 @@
+#pragma once
+// The KV gRPC service (proto/kv.proto) of one member: requests become Raft
+// proposals or reads of the local kv::Store.
+//
+// - Writes (Put, Delete, Txn) are proposed through raft::Server and
+//   answered once applied here. A follower forwards them to the leader's
+//   client address, with the caller's remaining deadline.
+// - Reads are linearizable by default: raft::Server::read_index() confirms
+//   the read point with the leader (a follower asks the leader, §6.4) and
+//   waits until this member has applied it; serializable reads answer from
+//   the local store at once.
+// - Errors: INVALID_ARGUMENT for an empty or oversized key or value (the
+//   request never reaches Raft), UNAVAILABLE naming the leader's address
+//   when there is no leader or forwarding fails, DEADLINE_EXCEEDED when the
+//   outcome is unknown at the deadline, FAILED_PRECONDITION for a
+//   transaction whose compares failed and that has no failure branch,
+//   RESOURCE_EXHAUSTED when too many requests are in flight.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "kvstore/store.h"
+#include "proto/kv.grpc.pb.h"
+#include "raft/server.h"
+
+namespace kv {
+
+struct KvServiceOptions {
+  std::uint64_t cluster_id = 0;
+  raft::NodeId member_id = raft::kNoNode;
+  // Every member's client address ("host:port"), for forwarding and for
+  // telling clients where the leader is.
+  std::map<raft::NodeId, std::string> client_addresses;
+  // Used when the caller set no deadline.
+  std::chrono::milliseconds default_timeout{5000};
+  std::size_t max_in_flight = 10'000;
+};
+
+class KvService final : public raftkv::api::KV::Service {
+ public:
+  KvService(KvServiceOptions options, raft::Server& server, Store& store);
+  ~KvService() override;
+
+  // Replaces the members' client addresses (they may be learned only once
+  // every member listens, or change with discovery).
+  void set_client_addresses(std::map<raft::NodeId, std::string> addresses);
+
+  grpc::Status Put(grpc::ServerContext* context, const raftkv::api::PutRequest* request,
+                   raftkv::api::PutResponse* response) override;
+  grpc::Status Range(grpc::ServerContext* context, const raftkv::api::RangeRequest* request,
+                     raftkv::api::RangeResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const raftkv::api::DeleteRequest* request,
+                      raftkv::api::DeleteResponse* response) override;
+  grpc::Status Txn(grpc::ServerContext* context, const raftkv::api::TxnRequest* request,
+                   raftkv::api::TxnResponse* response) override;
+
+ private:
+  class Forwarder;
+
+  // Proposes `command` (or forwards it) and returns the applied result.
+  grpc::Status write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result);
+  grpc::Status unavailable(const std::string& why) const;
+  void fill(raftkv::api::ResponseHeader& header, raft::Index revision) const;
+  std::chrono::system_clock::time_point deadline_of(const grpc::ServerContext* context) const;
+
+  std::string client_address(raft::NodeId member) const;
+
+  const KvServiceOptions options_;
+  mutable std::mutex addresses_mutex_;
+  std::map<raft::NodeId, std::string> client_addresses_;
+  raft::Server& server_;
+  Store& store_;
+  std::unique_ptr<Forwarder> forwarder_;
+  std::atomic<std::size_t> in_flight_{0};
+};
+
+}  // namespace kv

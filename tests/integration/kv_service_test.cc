@@ -1,0 +1,233 @@
+// The KV gRPC service on three members in one process, with everything
+// real below it: gRPC on loopback for clients and peers, RocksDB storage,
+// snapshot files, kv::Store. Reads and writes through every member,
+// follower forwarding, the error codes of design.md, sessions, and what a
+// minority answers.
+
+#include "kvstore/kv_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "daemon/node_storage.h"
+#include "raft/grpc_transport.h"
+#include "raft/static_discovery.h"
+#include "tests/unit/temporary_directory.h"
+
+namespace kv {
+namespace {
+
+using namespace std::chrono_literals;
+namespace api = raftkv::api;
+
+constexpr std::uint64_t kCluster = 11;
+
+struct Member {
+  std::shared_ptr<raft::GrpcTransport> transport;
+  std::unique_ptr<raftkv::NodeStorage> storage;
+  std::unique_ptr<raft::Server> server;
+  std::unique_ptr<KvService> service;
+  std::unique_ptr<grpc::Server> client_server;
+  std::string client_address;
+};
+
+class ThreeMembers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<raft::Peer> peers;
+    for (raft::NodeId id = 1; id <= 3; ++id) {
+      raft::GrpcTransportOptions options;
+      options.cluster_id = kCluster;
+      options.listen_address = "127.0.0.1:0";
+      options.min_backoff = 20ms;
+      members_[id].transport = std::make_shared<raft::GrpcTransport>(options);
+      ASSERT_TRUE(members_[id].transport->listen().ok());
+      peers.push_back({id, "127.0.0.1:" + std::to_string(members_[id].transport->listening_port())});
+    }
+    discovery_ = std::make_shared<raft::StaticDiscovery>(peers);
+    std::map<raft::NodeId, std::string> addresses;
+    for (raft::NodeId id = 1; id <= 3; ++id) {
+      Member& member = members_[id];
+      auto storage = raftkv::NodeStorage::open(root_.sub("node-" + std::to_string(id)), {kCluster, id},
+                                               raftkv::NodeStorage::Mode::kCreateIfMissing);
+      ASSERT_TRUE(storage.ok()) << storage.error().to_string();
+      member.storage = std::make_unique<raftkv::NodeStorage>(std::move(storage).value());
+      raft::ServerOptions options;
+      options.core.id = id;
+      options.core.random_seed = id;
+      options.tick_interval = 10ms;
+      member.server =
+          std::make_unique<raft::Server>(options, member.storage->raft(), member.storage->snapshots(),
+                                         member.transport, discovery_, member.storage->store());
+      ASSERT_TRUE(member.server->start().ok());
+      KvServiceOptions service_options;
+      service_options.cluster_id = kCluster;
+      service_options.member_id = id;
+      service_options.default_timeout = 2s;
+      member.service = std::make_unique<KvService>(service_options, *member.server, *member.storage->store());
+      grpc::ServerBuilder builder;
+      int port = 0;
+      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+      builder.RegisterService(member.service.get());
+      member.client_server = builder.BuildAndStart();
+      ASSERT_NE(port, 0);
+      member.client_address = "127.0.0.1:" + std::to_string(port);
+      addresses[id] = member.client_address;
+    }
+    for (auto& [id, member] : members_) member.service->set_client_addresses(addresses);
+  }
+
+  void TearDown() override {
+    for (auto& [id, member] : members_) stop(id);
+  }
+
+  void stop(raft::NodeId id) {
+    Member& member = members_[id];
+    if (member.client_server) member.client_server->Shutdown(std::chrono::system_clock::now() + 1s);
+    member.client_server.reset();
+    if (member.server) member.server->stop();
+  }
+
+  raft::NodeId leader() {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      for (auto& [id, member] : members_) {
+        if (member.server && member.server->status().role == raft::Role::kLeader) return id;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return raft::kNoNode;
+  }
+
+  std::unique_ptr<api::KV::Stub> client(raft::NodeId id) {
+    return api::KV::NewStub(
+        grpc::CreateChannel(members_[id].client_address, grpc::InsecureChannelCredentials()));
+  }
+
+  grpc::Status put(raft::NodeId via, const std::string& key, const std::string& value,
+                   api::PutResponse* response, std::uint64_t client_id = 0, std::uint64_t sequence = 0) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    api::PutRequest request;
+    request.set_key(key);
+    request.set_value(value);
+    request.mutable_session()->set_client_id(client_id);
+    request.mutable_session()->set_sequence(sequence);
+    return client(via)->Put(&context, request, response);
+  }
+
+  grpc::Status get(raft::NodeId via, const std::string& key, api::RangeResponse* response,
+                   bool serializable = false) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    api::RangeRequest request;
+    request.set_key(key);
+    request.set_serializable(serializable);
+    return client(via)->Range(&context, request, response);
+  }
+
+  raft::testing::TemporaryDirectory root_;
+  std::shared_ptr<raft::StaticDiscovery> discovery_;
+  std::map<raft::NodeId, Member> members_;
+};
+
+TEST_F(ThreeMembers, WritesThroughAnyMemberAreReadLinearizablyEverywhere) {
+  const raft::NodeId first = leader();
+  ASSERT_NE(first, raft::kNoNode);
+  for (raft::NodeId via = 1; via <= 3; ++via) {
+    api::PutResponse put_response;
+    const grpc::Status status =
+        put(via, "key-" + std::to_string(via), "value-" + std::to_string(via), &put_response);
+    ASSERT_TRUE(status.ok()) << via << ": " << status.error_message();
+    EXPECT_EQ(put_response.header().cluster_id(), kCluster);
+    EXPECT_GT(put_response.header().revision(), 0u);
+  }
+  for (raft::NodeId via = 1; via <= 3; ++via) {
+    for (raft::NodeId written = 1; written <= 3; ++written) {
+      api::RangeResponse response;
+      ASSERT_TRUE(get(via, "key-" + std::to_string(written), &response).ok());
+      ASSERT_EQ(response.kvs_size(), 1) << "a linearizable read sees every acknowledged write";
+      EXPECT_EQ(response.kvs(0).value(), "value-" + std::to_string(written));
+      EXPECT_EQ(response.header().member_id(), via);
+    }
+  }
+}
+
+TEST_F(ThreeMembers, BadRequestsGetInvalidArgumentAndChangeNothing) {
+  ASSERT_NE(leader(), raft::kNoNode);
+  api::PutResponse response;
+  grpc::Status status = put(1, "", "v", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "the key is empty");
+  status = put(2, std::string(Store::kMaxKeyBytes + 1, 'k'), "v", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  status = put(3, "k", std::string(Store::kMaxValueBytes + 1, 'v'), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("over the limit of 1048576"), std::string::npos)
+      << status.error_message();
+  api::RangeResponse range;
+  EXPECT_EQ(get(1, "", &range).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ThreeMembers, ALostCompareAndSwapIsFailedPrecondition) {
+  ASSERT_NE(leader(), raft::kNoNode);
+  api::PutResponse put_response;
+  ASSERT_TRUE(put(1, "lock", "free", &put_response).ok());
+  auto cas = [&](const std::string& expected, const std::string& next) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    api::TxnRequest request;
+    api::Compare* compare = request.add_compare();
+    compare->set_key("lock");
+    compare->set_target(api::Compare::VALUE);
+    compare->set_value(expected);
+    api::PutRequest* swap = request.add_success()->mutable_put();
+    swap->set_key("lock");
+    swap->set_value(next);
+    api::TxnResponse response;
+    return client(2)->Txn(&context, request, &response);
+  };
+  EXPECT_TRUE(cas("free", "taken").ok());
+  const grpc::Status lost = cas("free", "mine");
+  EXPECT_EQ(lost.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << lost.error_message();
+  api::RangeResponse range;
+  ASSERT_TRUE(get(3, "lock", &range).ok());
+  EXPECT_EQ(range.kvs(0).value(), "taken");
+}
+
+TEST_F(ThreeMembers, ARetriedWriteWithASessionAppliesOnce) {
+  ASSERT_NE(leader(), raft::kNoNode);
+  api::PutResponse first, retry;
+  ASSERT_TRUE(put(1, "counter", "1", &first, /*client_id=*/77, /*sequence=*/1).ok());
+  ASSERT_TRUE(put(2, "counter", "1", &retry, 77, 1).ok());
+  EXPECT_EQ(retry.header().revision(), first.header().revision()) << "the first attempt's answer";
+  api::RangeResponse range;
+  ASSERT_TRUE(get(3, "counter", &range).ok());
+  EXPECT_EQ(range.kvs(0).version(), 1u);
+}
+
+TEST_F(ThreeMembers, AMinorityCannotWriteButStillAnswersSerializableReads) {
+  const raft::NodeId first = leader();
+  ASSERT_NE(first, raft::kNoNode);
+  api::PutResponse put_response;
+  ASSERT_TRUE(put(first, "before", "x", &put_response).ok());
+  const raft::NodeId survivor = first % 3 + 1;
+  for (raft::NodeId id = 1; id <= 3; ++id) {
+    if (id != survivor) stop(id);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const grpc::Status write = put(survivor, "after", "y", &put_response);
+  EXPECT_TRUE(write.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              write.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+      << write.error_code() << " " << write.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 6s) << "within the deadline";
+  api::RangeResponse range;
+  ASSERT_TRUE(get(survivor, "before", &range, /*serializable=*/true).ok());
+  EXPECT_EQ(range.kvs(0).value(), "x");
+  const grpc::Status linearizable = get(survivor, "before", &range);
+  EXPECT_FALSE(linearizable.ok()) << "a linearizable read needs a majority";
+}
+
+}  // namespace
+}  // namespace kv
