@@ -1,4 +1,4 @@
-// The KV gRPC service on three members in one process, with everything
+// The KV and Admin gRPC services on three members in one process, with everything
 // real below it: gRPC on loopback for clients and peers, RocksDB storage,
 // snapshot files, kv::Store. Reads and writes through every member,
 // follower forwarding, the error codes of design.md, sessions, and what a
@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "daemon/node_storage.h"
+#include "kvstore/admin_service.h"
 #include "raft/grpc_transport.h"
 #include "raft/static_discovery.h"
 #include "tests/unit/temporary_directory.h"
@@ -29,6 +30,7 @@ struct Member {
   std::unique_ptr<raftkv::NodeStorage> storage;
   std::unique_ptr<raft::Server> server;
   std::unique_ptr<KvService> service;
+  std::unique_ptr<AdminService> admin;
   std::unique_ptr<grpc::Server> client_server;
   std::string client_address;
 };
@@ -71,12 +73,25 @@ class ThreeMembers : public ::testing::Test {
       int port = 0;
       builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
       builder.RegisterService(member.service.get());
+      member.admin = std::make_unique<AdminService>(
+          AdminServiceOptions{kCluster, id, root_.sub("node-" + std::to_string(id))}, *member.server);
+      builder.RegisterService(member.admin.get());
       member.client_server = builder.BuildAndStart();
       ASSERT_NE(port, 0);
       member.client_address = "127.0.0.1:" + std::to_string(port);
       addresses[id] = member.client_address;
     }
-    for (auto& [id, member] : members_) member.service->set_client_addresses(addresses);
+    std::vector<api::Member> listed;
+    for (raft::NodeId id = 1; id <= 3; ++id) {
+      api::Member& member = listed.emplace_back();
+      member.set_id(id);
+      member.set_peer_address(peers[id - 1].address);
+      member.set_client_address(addresses[id]);
+    }
+    for (auto& [id, member] : members_) {
+      member.service->set_client_addresses(addresses);
+      member.admin->set_members(listed);
+    }
   }
 
   void TearDown() override {
@@ -98,6 +113,11 @@ class ThreeMembers : public ::testing::Test {
       std::this_thread::sleep_for(10ms);
     }
     return raft::kNoNode;
+  }
+
+  std::unique_ptr<api::Admin::Stub> admin(raft::NodeId id) {
+    return api::Admin::NewStub(
+        grpc::CreateChannel(members_[id].client_address, grpc::InsecureChannelCredentials()));
   }
 
   std::unique_ptr<api::KV::Stub> client(raft::NodeId id) {
@@ -227,6 +247,59 @@ TEST_F(ThreeMembers, AMinorityCannotWriteButStillAnswersSerializableReads) {
   EXPECT_EQ(range.kvs(0).value(), "x");
   const grpc::Status linearizable = get(survivor, "before", &range);
   EXPECT_FALSE(linearizable.ok()) << "a linearizable read needs a majority";
+}
+
+TEST_F(ThreeMembers, StatusHealthAndMembersDescribeTheCluster) {
+  const raft::NodeId first = leader();
+  ASSERT_NE(first, raft::kNoNode);
+  api::PutResponse put_response;
+  ASSERT_TRUE(put(first, "k", "v", &put_response).ok());
+  grpc::ClientContext context;
+  api::StatusResponse status;
+  ASSERT_TRUE(admin(first)->Status(&context, api::StatusRequest(), &status).ok());
+  EXPECT_EQ(status.role(), "leader");
+  EXPECT_EQ(status.leader(), first);
+  EXPECT_EQ(status.header().member_id(), first);
+  EXPECT_GE(status.commit_index(), put_response.header().revision());
+  EXPECT_GT(status.data_bytes(), 0u);
+  ASSERT_EQ(status.peers_size(), 2);
+  for (const api::PeerProgress& peer : status.peers()) EXPECT_GT(peer.match_index(), 0u);
+
+  for (raft::NodeId id = 1; id <= 3; ++id) {
+    grpc::ClientContext health_context;
+    api::HealthResponse health;
+    ASSERT_TRUE(admin(id)->Health(&health_context, api::HealthRequest(), &health).ok());
+    EXPECT_TRUE(health.healthy()) << id << ": " << health.reason();
+  }
+  grpc::ClientContext list_context;
+  api::MemberListResponse members;
+  ASSERT_TRUE(admin(2)->MemberList(&list_context, api::MemberListRequest(), &members).ok());
+  ASSERT_EQ(members.members_size(), 3);
+  EXPECT_EQ(members.members(2).client_address(), members_[3].client_address);
+}
+
+TEST_F(ThreeMembers, LeadershipMovesToTheTargetWhereverTheRequestArrives) {
+  const raft::NodeId first = leader();
+  ASSERT_NE(first, raft::kNoNode);
+  const raft::NodeId target = first % 3 + 1;
+  const raft::NodeId via = target % 3 + 1;  // the other follower
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  api::TransferLeadershipRequest request;
+  request.set_target(target);
+  api::TransferLeadershipResponse response;
+  const grpc::Status status = admin(via)->TransferLeadership(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  bool moved = false;
+  for (int attempt = 0; attempt < 500 && !moved; ++attempt) {
+    moved = members_[target].server->status().role == raft::Role::kLeader;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(moved);
+  grpc::ClientContext bad_context;
+  request.set_target(9);
+  const grpc::Status bad = admin(target)->TransferLeadership(&bad_context, request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.error_message();
 }
 
 }  // namespace
