@@ -64,6 +64,28 @@ class ChildProcess {
     }
   }
 
+  pid_t pid() const { return pid_; }
+
+  void send_signal(int signal_number) {
+    if (pid_ > 0) kill(pid_, signal_number);
+  }
+
+  // The exit status once the process has exited (reaping it), waiting at
+  // most `timeout`; -1 if it was killed by a signal; nullopt if still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      usleep(10000);
+    }
+    return std::nullopt;
+  }
+
   // SIGKILL and reap; returns once the process is gone.
   void kill_now() {
     if (pid_ <= 0) return;
