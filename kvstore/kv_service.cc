@@ -165,63 +165,59 @@ std::optional<grpc::Status> forward_if_follower(const raft::ServerStatus& status
 
 }  // namespace
 
-grpc::Status KvService::Put(grpc::ServerContext* context, const api::PutRequest* request,
-                            api::PutResponse* response) {
-  pb::Command command = command_of(*request);
+template <typename Request, typename Response, typename Forward, typename Take>
+grpc::Status KvService::handle_write(grpc::ServerContext* context, const Request& request, Response* response,
+                                     Forward&& forward, Take&& take) {
+  pb::Command command = command_of(request);
   if (std::string problem = Store::problem_with(command); !problem.empty()) return invalid(problem);
   const raft::ServerStatus member = server_.status();
   if (auto done = forward_if_follower(member, client_address(member.leader), context,
                                       [&](grpc::ClientContext& client, const std::string& address) {
-                                        return forwarder_->stub(address).Put(&client, *request, response);
+                                        return forward(forwarder_->stub(address), client);
                                       })) {
     return *done;
   }
   pb::CommandResult result;
   if (grpc::Status status = write(context, std::move(command), result); !status.ok()) return status;
-  *response = result.put();
+  *response = take(result);
   fill(*response->mutable_header(), response->header().revision());
   return grpc::Status::OK;
+}
+
+grpc::Status KvService::Put(grpc::ServerContext* context, const api::PutRequest* request,
+                            api::PutResponse* response) {
+  return handle_write(
+      context, *request, response,
+      [&](api::KV::Stub& leader, grpc::ClientContext& client) {
+        return leader.Put(&client, *request, response);
+      },
+      [](const pb::CommandResult& result) { return result.put(); });
 }
 
 grpc::Status KvService::Delete(grpc::ServerContext* context, const api::DeleteRequest* request,
                                api::DeleteResponse* response) {
-  pb::Command command = command_of(*request);
-  if (std::string problem = Store::problem_with(command); !problem.empty()) return invalid(problem);
-  const raft::ServerStatus member = server_.status();
-  if (auto done = forward_if_follower(member, client_address(member.leader), context,
-                                      [&](grpc::ClientContext& client, const std::string& address) {
-                                        return forwarder_->stub(address).Delete(&client, *request, response);
-                                      })) {
-    return *done;
-  }
-  pb::CommandResult result;
-  if (grpc::Status status = write(context, std::move(command), result); !status.ok()) return status;
-  *response = result.delete_();
-  fill(*response->mutable_header(), response->header().revision());
-  return grpc::Status::OK;
+  return handle_write(
+      context, *request, response,
+      [&](api::KV::Stub& leader, grpc::ClientContext& client) {
+        return leader.Delete(&client, *request, response);
+      },
+      [](const pb::CommandResult& result) { return result.delete_(); });
 }
 
 grpc::Status KvService::Txn(grpc::ServerContext* context, const api::TxnRequest* request,
                             api::TxnResponse* response) {
-  pb::Command command = command_of(*request);
-  if (std::string problem = Store::problem_with(command); !problem.empty()) return invalid(problem);
-  const raft::ServerStatus member = server_.status();
-  if (auto done = forward_if_follower(member, client_address(member.leader), context,
-                                      [&](grpc::ClientContext& client, const std::string& address) {
-                                        return forwarder_->stub(address).Txn(&client, *request, response);
-                                      })) {
-    return *done;
-  }
-  pb::CommandResult result;
-  if (grpc::Status status = write(context, std::move(command), result); !status.ok()) return status;
-  *response = result.txn();
-  fill(*response->mutable_header(), response->header().revision());
-  if (!response->succeeded() && request->failure().empty()) {
+  const grpc::Status status = handle_write(
+      context, *request, response,
+      [&](api::KV::Stub& leader, grpc::ClientContext& client) {
+        return leader.Txn(&client, *request, response);
+      },
+      [](const pb::CommandResult& result) { return result.txn(); });
+  if (status.ok() && !response->succeeded() && request->failure().empty()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "the transaction's compares did not hold (at revision " +
                             std::to_string(response->header().revision()) + "); nothing was written");
   }
-  return grpc::Status::OK;
+  return status;
 }
 
 grpc::Status KvService::Range(grpc::ServerContext* context, const api::RangeRequest* request,

@@ -61,7 +61,12 @@ class KvService final : public raftkv::api::KV::Service {
  private:
   class Forwarder;
 
-  // Proposes `command` (or forwards it) and returns the applied result.
+  // Checks, forwards (on a follower) or proposes a write; `take` picks the
+  // response out of the applied result.
+  template <typename Request, typename Response, typename Forward, typename Take>
+  grpc::Status handle_write(grpc::ServerContext* context, const Request& request, Response* response,
+                            Forward&& forward, Take&& take);
+  // Proposes `command` and returns the applied result.
   grpc::Status write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result);
   grpc::Status unavailable(const std::string& why) const;
   void fill(raftkv::api::ResponseHeader& header, raft::Index revision) const;

@@ -14,6 +14,7 @@
 #include "raft/in_memory_storage.h"
 #include "raft/server.h"
 #include "raft/static_discovery.h"
+#include "tests/unit/recording_state_machine.h"
 
 namespace raft {
 namespace {
@@ -202,63 +203,6 @@ TEST(GrpcTransport, AfterStopTheReceiverIsNeverCalled) {
   EXPECT_EQ(late, 0);
 }
 
-// A state machine that remembers its commands, with snapshots.
-class Commands final : public StateMachine {
- public:
-  Result<std::string> apply(Index index, std::string_view command) override {
-    std::lock_guard lock(mutex_);
-    commands_.emplace_back(command);
-    applied_ = index;
-    return std::string();
-  }
-  Index applied_index() const override {
-    std::lock_guard lock(mutex_);
-    return applied_;
-  }
-  std::unique_ptr<StateMachineView> view() override {
-    std::lock_guard lock(mutex_);
-    return std::make_unique<View>(applied_, commands_);
-  }
-  Status restore(Index index, SnapshotSource& source) override {
-    std::vector<std::string> commands;
-    std::string block;
-    while (true) {
-      Result<bool> more = source.next(block);
-      if (!more.ok()) return more.error();
-      if (!more.value()) break;
-      commands.push_back(block);
-    }
-    std::lock_guard lock(mutex_);
-    commands_ = std::move(commands);
-    applied_ = index;
-    return {};
-  }
-  std::vector<std::string> commands() const {
-    std::lock_guard lock(mutex_);
-    return commands_;
-  }
-
- private:
-  class View final : public StateMachineView {
-   public:
-    View(Index index, std::vector<std::string> commands) : index_(index), commands_(std::move(commands)) {}
-    Index index() const override { return index_; }
-    Status write(SnapshotSink& sink) override {
-      for (const std::string& command : commands_) {
-        if (Status written = sink.write(command); !written.ok()) return written;
-      }
-      return {};
-    }
-
-   private:
-    Index index_;
-    std::vector<std::string> commands_;
-  };
-  mutable std::mutex mutex_;
-  std::vector<std::string> commands_;
-  Index applied_ = 0;
-};
-
 TEST(GrpcTransport, RaftServersReplicateAndSendSnapshotsOverIt) {
   std::map<NodeId, std::unique_ptr<GrpcTransport>> listeners;
   std::vector<Peer> peers;
@@ -267,7 +211,7 @@ TEST(GrpcTransport, RaftServersReplicateAndSendSnapshotsOverIt) {
     peers.push_back({id, address_of(*listeners[id])});
   }
   auto discovery = std::make_shared<StaticDiscovery>(peers);
-  std::map<NodeId, std::shared_ptr<Commands>> machines;
+  std::map<NodeId, std::shared_ptr<testing::RecordingStateMachine>> machines;
   std::map<NodeId, std::unique_ptr<Server>> servers;
   auto start = [&](NodeId id, std::shared_ptr<GrpcTransport> transport) {
     ServerOptions options;
@@ -277,7 +221,7 @@ TEST(GrpcTransport, RaftServersReplicateAndSendSnapshotsOverIt) {
     options.tick_interval = 10ms;
     options.snapshot_entries = 200;
     options.compaction_margin = 20;
-    machines[id] = std::make_shared<Commands>();
+    machines[id] = std::make_shared<testing::RecordingStateMachine>();
     servers[id] = std::make_unique<Server>(options, std::make_shared<InMemoryStorage>(),
                                            std::make_shared<InMemorySnapshotStore>(), transport, discovery,
                                            machines[id]);
