@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# deploy/local/cluster.sh and kvctl as a user runs them: start five members
+# (on ports of their own), then every kvctl command with its output and
+# exit status, then stop. The members are stopped (by PID, from the PID
+# files) and the directory removed however the test ends.
+#
+#   tests/integration/cluster_script_test.sh BUILD_DIR
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=$1
+export RAFTKV_CLUSTER_DIR=$(mktemp -d)
+export RAFTKV_BIN=$build/bin-links
+export RAFTKV_CLIENT_PORT=$((20000 + ($$ % 2000) * 10))
+export RAFTKV_PEER_PORT=$((RAFTKV_CLIENT_PORT + 5))
+mkdir -p "$RAFTKV_BIN"
+ln -sf "$build/daemon/raftkvd" "$RAFTKV_BIN/raftkvd"
+ln -sf "$build/tools/kvctl" "$RAFTKV_BIN/kvctl"
+cleanup() {
+  for pid_file in "$RAFTKV_CLUSTER_DIR"/node-*.pid; do
+    [[ -f $pid_file ]] && kill -KILL "$(cat "$pid_file")" 2>/dev/null || true
+  done
+  rm -rf "$RAFTKV_CLUSTER_DIR"
+}
+trap cleanup EXIT
+kvctl() { "$build/tools/kvctl" "$@"; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+expect() { # expected actual what
+  [[ $1 == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+"$repo/deploy/local/cluster.sh" start
+again=$("$repo/deploy/local/cluster.sh" start)
+[[ $(grep -c "already running" <<<"$again") == 5 ]] || fail "a second start is not idempotent: $again"
+endpoints=""
+for id in 0 1 2 3 4; do endpoints+="${endpoints:+,}127.0.0.1:$((RAFTKV_CLIENT_PORT + id))"; done
+export KVCTL_ENDPOINTS=$endpoints
+
+expect "OK" "$(kvctl put fruit/apple red)" "put"
+expect "OK" "$(kvctl put fruit/banana yellow)" "put"
+expect $'fruit/apple\nred' "$(kvctl get fruit/apple)" "get"
+expect $'fruit/apple\nfruit/banana' "$(kvctl get fruit/ --prefix --keys-only)" "get --prefix --keys-only"
+expect "2" "$(kvctl get fruit/ --prefix --count-only)" "get --count-only"
+expect $'fruit/apple\nred' "$(kvctl get fruit/ --prefix --limit 1 --serializable)" "get --limit --serializable"
+kvctl get fruit/apple -o json | grep -q '"revision"' || fail "get -o json has no header"
+expect "OK" "$(kvctl cas fruit/apple red green)" "cas that holds"
+if kvctl cas fruit/apple red blue 2>/tmp/cas-error-$$; then fail "a lost cas exited 0"; fi
+grep -q "^kvctl: FAILED_PRECONDITION: " /tmp/cas-error-$$ || fail "a lost cas said: $(cat /tmp/cas-error-$$)"
+rm -f /tmp/cas-error-$$
+expect "1" "$(kvctl del fruit/banana)" "del"
+expect "1" "$(kvctl del fruit/ --prefix)" "del --prefix"
+expect "" "$(kvctl get fruit/ --prefix)" "get after del"
+[[ $(kvctl member list | wc -l) == 6 ]] || fail "member list: $(kvctl member list)"
+[[ $(kvctl endpoint status | grep -c true) == 1 ]] || fail "endpoint status shows one leader: $(kvctl endpoint status)"
+[[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] || fail "endpoint health: $(kvctl endpoint health)"
+expect "OK" "$(kvctl leader transfer 3)" "leader transfer"
+for _ in $(seq 1 50); do
+  kvctl endpoint status | awk '$2 == 3 && $4 == "true"' | grep -q . && break
+  sleep 0.1
+done
+kvctl endpoint status | awk '$2 == 3 && $4 == "true"' | grep -q . || fail "member 3 did not become leader"
+
+# Errors: one line, non-zero exit.
+set +e
+kvctl put "" value 2>/tmp/empty-$$; status=$?
+set -e
+[[ $status == 1 ]] || fail "an empty key exited $status"
+expect "kvctl: INVALID_ARGUMENT: the key is empty" "$(cat /tmp/empty-$$)" "empty key message"
+rm -f /tmp/empty-$$
+set +e
+kvctl frobnicate 2>/dev/null; status=$?
+set -e
+[[ $status == 2 ]] || fail "an unknown command exited $status"
+set +e
+KVCTL_ENDPOINTS=127.0.0.1:1 kvctl --command-timeout 1 get k 2>/dev/null; status=$?
+set -e
+[[ $status == 1 ]] || fail "an unreachable endpoint exited $status"
+
+"$repo/deploy/local/cluster.sh" stop
+echo "cluster_script_test: passed"

@@ -1,0 +1,379 @@
+// kvctl: the command-line client of raftkv, after etcdctl.
+//
+//   kvctl [--endpoints A,B,...] [-o simple|json|table] COMMAND ...
+//     put KEY VALUE
+//     get KEY [--prefix] [--limit N] [--keys-only] [--count-only] [--serializable]
+//     del KEY [--prefix]
+//     cas KEY EXPECTED NEW          (compare-and-swap of the value)
+//     member list
+//     endpoint status | endpoint health
+//     leader transfer ID
+//
+// Endpoints come from --endpoints, else KVCTL_ENDPOINTS, else
+// 127.0.0.1:9001. A request goes to the leader when kvctl can find it (any
+// member would forward it), and UNAVAILABLE is retried on the next
+// endpoint with bounded back-off until --command-timeout. Errors are one
+// line on stderr: exit status 1 for a failed request, 2 for bad usage.
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <thread>
+
+#include "proto/kv.grpc.pb.h"
+
+namespace {
+
+namespace api = raftkv::api;
+using Clock = std::chrono::system_clock;
+
+struct Options {
+  std::string endpoints = "127.0.0.1:9001";
+  std::string output = "simple";
+  double command_timeout_s = 5;
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string part =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!part.empty()) parts.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+std::string json(const google::protobuf::Message& message) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
+  return text;
+}
+
+// The end of the range of keys that start with `prefix` (etcd's rule).
+std::string prefix_end(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
+      prefix.back() = static_cast<char>(prefix.back() + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string("\0", 1);  // every key
+}
+
+class Client {
+ public:
+  Client(std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
+      : endpoints_(std::move(endpoints)), deadline_(Clock::now() + timeout) {}
+
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
+  Clock::time_point deadline() const { return deadline_; }
+
+  // Runs `call` against the leader if known, then the other endpoints in
+  // turn, backing off after UNAVAILABLE until the deadline.
+  grpc::Status call(
+      const std::function<grpc::Status(const std::string& endpoint, grpc::ClientContext&)>& call) {
+    std::vector<std::string> order = endpoints_;
+    if (const std::string leader = find_leader(); !leader.empty()) order.insert(order.begin(), leader);
+    auto backoff = std::chrono::milliseconds(50);
+    grpc::Status status(grpc::StatusCode::UNAVAILABLE, "no endpoint was tried");
+    for (std::size_t attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(deadline_);
+      status = call(order[attempt % order.size()], context);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      if (Clock::now() + backoff >= deadline_) return status;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+    }
+  }
+
+  api::KV::Stub& kv(const std::string& endpoint) { return *channel(endpoint).kv; }
+  api::Admin::Stub& admin(const std::string& endpoint) { return *channel(endpoint).admin; }
+
+ private:
+  struct Channel {
+    std::unique_ptr<api::KV::Stub> kv;
+    std::unique_ptr<api::Admin::Stub> admin;
+  };
+
+  Channel& channel(const std::string& endpoint) {
+    Channel& found = channels_[endpoint];
+    if (!found.kv) {
+      auto connection = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+      found.kv = api::KV::NewStub(connection);
+      found.admin = api::Admin::NewStub(connection);
+    }
+    return found;
+  }
+
+  // The leader's client address, asked of the endpoints; "" if none says.
+  std::string find_leader() {
+    for (const std::string& endpoint : endpoints_) {
+      grpc::ClientContext context;
+      context.set_deadline(std::min(deadline_, Clock::now() + std::chrono::milliseconds(500)));
+      api::MemberListResponse members;
+      if (!admin(endpoint).MemberList(&context, api::MemberListRequest(), &members).ok()) continue;
+      grpc::ClientContext status_context;
+      status_context.set_deadline(std::min(deadline_, Clock::now() + std::chrono::milliseconds(500)));
+      api::StatusResponse status;
+      if (!admin(endpoint).Status(&status_context, api::StatusRequest(), &status).ok()) continue;
+      for (const api::Member& member : members.members()) {
+        if (member.id() == status.leader() && !member.client_address().empty())
+          return member.client_address();
+      }
+    }
+    return {};
+  }
+
+  std::vector<std::string> endpoints_;
+  Clock::time_point deadline_;
+  std::map<std::string, Channel> channels_;
+};
+
+int failed(const grpc::Status& status) {
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  const int code = static_cast<int>(status.error_code());
+  std::fprintf(stderr, "kvctl: %s: %s\n", code >= 0 && code <= 16 ? kNames[code] : "ERROR",
+               status.error_message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"kvctl: the command-line client of raftkv"};
+  app.require_subcommand(1);
+  app.fallthrough();  // -o and --endpoints may also follow the subcommand, as in etcdctl
+  app.add_option("--endpoints", options.endpoints, "members' client addresses, HOST:PORT,...")
+      ->envname("KVCTL_ENDPOINTS")
+      ->capture_default_str();
+  app.add_option("-o,--output", options.output, "simple, json or table")
+      ->check(CLI::IsMember({"simple", "json", "table"}))
+      ->capture_default_str();
+  app.add_option("--command-timeout", options.command_timeout_s,
+                 "seconds for the whole command, retries included")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
+  std::string key, value, expected;
+  bool prefix = false, keys_only = false, count_only = false, serializable = false;
+  std::int64_t limit = 0;
+  std::uint64_t target = 0;
+  CLI::App* put = app.add_subcommand("put", "put KEY VALUE");
+  put->add_option("key", key)->required();
+  put->add_option("value", value)->required();
+  CLI::App* get = app.add_subcommand("get", "get KEY [--prefix] [--limit N] [--keys-only] [--serializable]");
+  get->add_option("key", key)->required();
+  get->add_flag("--prefix", prefix, "every key that starts with KEY");
+  get->add_option("--limit", limit, "at most N keys")->check(CLI::NonNegativeNumber);
+  get->add_flag("--keys-only", keys_only, "keys without values");
+  get->add_flag("--count-only", count_only, "only how many keys");
+  get->add_flag("--serializable", serializable, "answer from the member's own state (may be stale)");
+  CLI::App* del = app.add_subcommand("del", "del KEY [--prefix]");
+  del->add_option("key", key)->required();
+  del->add_flag("--prefix", prefix, "every key that starts with KEY");
+  CLI::App* cas = app.add_subcommand("cas", "cas KEY EXPECTED NEW: set KEY to NEW if its value is EXPECTED");
+  cas->add_option("key", key)->required();
+  cas->add_option("expected", expected)->required();
+  cas->add_option("new", value)->required();
+  CLI::App* member = app.add_subcommand("member", "member list");
+  CLI::App* member_list = member->add_subcommand("list", "list the members");
+  member->require_subcommand(1);
+  CLI::App* endpoint = app.add_subcommand("endpoint", "endpoint status | endpoint health");
+  CLI::App* endpoint_status = endpoint->add_subcommand("status", "each endpoint's Raft status");
+  CLI::App* endpoint_health = endpoint->add_subcommand("health", "whether each endpoint can serve");
+  endpoint->require_subcommand(1);
+  CLI::App* leader = app.add_subcommand("leader", "leader transfer ID");
+  CLI::App* leader_transfer = leader->add_subcommand("transfer", "hand leadership to member ID");
+  leader_transfer->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  leader->require_subcommand(1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "kvctl: %s\n", error.what());
+    return 2;
+  }
+  const std::vector<std::string> endpoints = split(options.endpoints);
+  if (endpoints.empty()) {
+    std::fprintf(stderr, "kvctl: no endpoints given\n");
+    return 2;
+  }
+  Client client(endpoints, std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
+  const bool as_json = options.output == "json";
+
+  if (put->parsed()) {
+    api::PutRequest request;
+    request.set_key(key);
+    request.set_value(value);
+    api::PutResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.kv(at).Put(&context, request, &response);
+    });
+    if (!status.ok()) return failed(status);
+    std::printf("%s\n", as_json ? json(response).c_str() : "OK");
+    return 0;
+  }
+  if (get->parsed()) {
+    api::RangeRequest request;
+    request.set_key(key);
+    if (prefix) request.set_range_end(prefix_end(key));
+    request.set_limit(limit);
+    request.set_keys_only(keys_only);
+    request.set_count_only(count_only);
+    request.set_serializable(serializable);
+    api::RangeResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.kv(at).Range(&context, request, &response);
+    });
+    if (!status.ok()) return failed(status);
+    if (as_json) {
+      std::printf("%s\n", json(response).c_str());
+    } else if (count_only) {
+      std::printf("%llu\n", static_cast<unsigned long long>(response.count()));
+    } else {
+      for (const api::KeyValue& kv : response.kvs()) {
+        std::printf("%s\n", kv.key().c_str());
+        if (!keys_only) std::printf("%s\n", kv.value().c_str());
+      }
+    }
+    return 0;
+  }
+  if (del->parsed()) {
+    api::DeleteRequest request;
+    request.set_key(key);
+    if (prefix) request.set_range_end(prefix_end(key));
+    api::DeleteResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.kv(at).Delete(&context, request, &response);
+    });
+    if (!status.ok()) return failed(status);
+    if (as_json) {
+      std::printf("%s\n", json(response).c_str());
+    } else {
+      std::printf("%llu\n", static_cast<unsigned long long>(response.deleted()));
+    }
+    return 0;
+  }
+  if (cas->parsed()) {
+    api::TxnRequest request;
+    api::Compare* compare = request.add_compare();
+    compare->set_key(key);
+    compare->set_target(api::Compare::VALUE);
+    compare->set_result(api::Compare::EQUAL);
+    compare->set_value(expected);
+    api::PutRequest* swap = request.add_success()->mutable_put();
+    swap->set_key(key);
+    swap->set_value(value);
+    api::TxnResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.kv(at).Txn(&context, request, &response);
+    });
+    if (!status.ok()) return failed(status);
+    std::printf("%s\n", as_json ? json(response).c_str() : "OK");
+    return 0;
+  }
+  if (member_list->parsed()) {
+    api::MemberListResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.admin(at).MemberList(&context, api::MemberListRequest(), &response);
+    });
+    if (!status.ok()) return failed(status);
+    if (as_json) {
+      std::printf("%s\n", json(response).c_str());
+      return 0;
+    }
+    std::printf("%-4s %-22s %s\n", "ID", "PEER ADDRESS", "CLIENT ADDRESS");
+    for (const api::Member& m : response.members()) {
+      std::printf("%-4llu %-22s %s\n", static_cast<unsigned long long>(m.id()), m.peer_address().c_str(),
+                  m.client_address().c_str());
+    }
+    return 0;
+  }
+  if (endpoint_status->parsed() || endpoint_health->parsed()) {
+    // Every endpoint, not just one: a table across the cluster, like
+    // `etcdctl endpoint status -w table`. Exit 1 if any did not answer.
+    int result = 0;
+    if (!as_json) {
+      if (endpoint_status->parsed()) {
+        std::printf("%-22s %-4s %-7s %-9s %-5s %-8s %-8s %-17s %-10s %s\n", "ENDPOINT", "ID", "LEADER",
+                    "IS LEADER", "TERM", "COMMIT", "APPLIED", "LOG", "DATA", "ERROR");
+      } else {
+        std::printf("%-22s %-8s %-8s %s\n", "ENDPOINT", "HEALTH", "TOOK", "ERROR");
+      }
+    }
+    for (const std::string& at : client.endpoints()) {
+      grpc::ClientContext context;
+      context.set_deadline(client.deadline());
+      const auto started = std::chrono::steady_clock::now();
+      if (endpoint_status->parsed()) {
+        api::StatusResponse response;
+        const grpc::Status status = client.admin(at).Status(&context, api::StatusRequest(), &response);
+        if (!status.ok()) result = 1;
+        if (as_json) {
+          std::printf("{\"endpoint\":\"%s\",\"status\":%s,\"error\":\"%s\"}\n", at.c_str(),
+                      status.ok() ? json(response).c_str() : "null", status.error_message().c_str());
+          continue;
+        }
+        const std::string log =
+            std::to_string(response.first_log_index()) + ".." + std::to_string(response.last_log_index());
+        std::printf(
+            "%-22s %-4llu %-7llu %-9s %-5llu %-8llu %-8llu %-17s %-10s %s\n", at.c_str(),
+            static_cast<unsigned long long>(response.header().member_id()),
+            static_cast<unsigned long long>(response.leader()),
+            status.ok() ? (response.leader() == response.header().member_id() ? "true" : "false") : "",
+            static_cast<unsigned long long>(response.header().term()),
+            static_cast<unsigned long long>(response.commit_index()),
+            static_cast<unsigned long long>(response.applied_index()), status.ok() ? log.c_str() : "",
+            status.ok() ? (std::to_string(response.data_bytes() >> 10) + " KiB").c_str() : "",
+            status.error_message().c_str());
+      } else {
+        api::HealthResponse response;
+        const grpc::Status status = client.admin(at).Health(&context, api::HealthRequest(), &response);
+        const double took_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        const bool healthy = status.ok() && response.healthy();
+        if (!healthy) result = 1;
+        const std::string error = status.ok() ? response.reason() : status.error_message();
+        if (as_json) {
+          std::printf("{\"endpoint\":\"%s\",\"health\":%s,\"took_ms\":%.1f,\"error\":\"%s\"}\n", at.c_str(),
+                      healthy ? "true" : "false", took_ms, error.c_str());
+          continue;
+        }
+        char took[32];
+        std::snprintf(took, sizeof took, "%.1fms", took_ms);
+        std::printf("%-22s %-8s %-8s %s\n", at.c_str(), healthy ? "true" : "false", took, error.c_str());
+      }
+    }
+    return result;
+  }
+  if (leader_transfer->parsed()) {
+    api::TransferLeadershipRequest request;
+    request.set_target(target);
+    api::TransferLeadershipResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.admin(at).TransferLeadership(&context, request, &response);
+    });
+    if (!status.ok()) return failed(status);
+    std::printf("%s\n", as_json ? json(response).c_str() : "OK");
+    return 0;
+  }
+  return 2;
+}
