@@ -17,7 +17,10 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "daemon/node_storage.h"
@@ -73,51 +76,55 @@ int main(int argc, char** argv) {
   Config config;
   CLI::App app{"raftkvd: one member of a raftkv cluster"};
   app.set_config("--config", "", "a TOML or INI file with any of these options");
-  app.add_option("--id", config.id, "this member's id (a positive integer)")
-      ->required()
-      ->envname("RAFTKVD_ID");
+  app.add_option("--id", config.id, "this member's id (a positive integer)")->required();
   app.add_option("--cluster-id", config.cluster_id,
                  "the cluster's id; a member refuses another cluster's data and peers")
-      ->envname("RAFTKVD_CLUSTER_ID")
       ->capture_default_str();
-  app.add_option("--data-dir", config.data_dir, "where this member keeps its data")
-      ->required()
-      ->envname("RAFTKVD_DATA_DIR");
-  app.add_option("--listen-peer", config.listen_peer, "HOST:PORT for the other members")
-      ->required()
-      ->envname("RAFTKVD_LISTEN_PEER");
+  app.add_option("--data-dir", config.data_dir, "where this member keeps its data")->required();
+  app.add_option("--listen-peer", config.listen_peer, "HOST:PORT for the other members")->required();
   app.add_option("--listen-client", config.listen_client, "HOST:PORT for clients (KV and Admin services)")
-      ->required()
-      ->envname("RAFTKVD_LISTEN_CLIENT");
+      ->required();
   app.add_option("--peers", config.peers, "every member's peer address: 1=HOST:PORT,2=HOST:PORT,...")
-      ->required()
-      ->envname("RAFTKVD_PEERS");
+      ->required();
   app.add_option("--clients", config.clients,
-                 "every member's client address, for forwarding writes to the leader: 1=HOST:PORT,...")
-      ->envname("RAFTKVD_CLIENTS");
+                 "every member's client address, for forwarding writes to the leader: 1=HOST:PORT,...");
   app.add_option("--tick-ms", config.tick_ms, "length of a Raft tick in milliseconds")
-      ->envname("RAFTKVD_TICK_MS")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
   app.add_option("--election-ticks", config.election_ticks,
                  "election timeout in ticks (randomized up to twice)")
-      ->envname("RAFTKVD_ELECTION_TICKS")
       ->check(CLI::Range(2, 1000))
       ->capture_default_str();
   app.add_option("--heartbeat-ticks", config.heartbeat_ticks, "heartbeat interval in ticks")
-      ->envname("RAFTKVD_HEARTBEAT_TICKS")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--snapshot-entries", config.snapshot_entries,
                  "take a snapshot after this many applied entries")
-      ->envname("RAFTKVD_SNAPSHOT_ENTRIES")
       ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error or off")
-      ->envname("RAFTKVD_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  // Each option may come from RAFTKVD_<NAME> too. CLI11 lets a config file
+  // beat the environment; we want flag > environment > file, so a variable
+  // is handed to CLI11 as the flag it stands for, unless that flag was given.
+  std::vector<std::string> arguments(argv, argv + argc);
+  for (const CLI::Option* option : app.get_options()) {
+    const std::string name = option->get_single_name();
+    if (option->get_lnames().empty() || name == "help" || name == "config") continue;
+    std::string variable = "RAFTKVD_" + name;
+    for (char& c : variable)
+      c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const char* value = std::getenv(variable.c_str());
+    const std::string flag = "--" + name;
+    const bool given = std::any_of(arguments.begin() + 1, arguments.end(), [&](const std::string& argument) {
+      return argument == flag || argument.rfind(flag + "=", 0) == 0;
+    });
+    if (value != nullptr && !given) arguments.push_back(flag + "=" + value);
+  }
+  std::vector<char*> pointers;
+  for (std::string& argument : arguments) pointers.push_back(argument.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(pointers.size()), pointers.data());
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);
   } catch (const CLI::ParseError& error) {

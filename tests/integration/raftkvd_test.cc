@@ -81,6 +81,52 @@ TEST(Raftkvd, AnotherClustersDataDirectoryIsRefusedWithExitStatusOne) {
   EXPECT_NE(output.find(data + "/raft: belongs to cluster 5, not cluster 6"), std::string::npos) << output;
 }
 
+bool eventually_exists(const std::string& path, std::chrono::seconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::ifstream(path).good()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(Raftkvd, AFlagBeatsTheEnvironmentWhichBeatsTheConfigFile) {
+  TemporaryDirectory scratch;
+  const std::string peer = "127.0.0.1:" + std::to_string(free_port());
+  {
+    std::ofstream config(scratch.sub("raftkvd.toml"));
+    config << "id = 1\n"
+           << "data-dir = \"" << scratch.sub("from-file") << "\"\n"
+           << "listen-peer = \"" << peer << "\"\n"
+           << "listen-client = \"127.0.0.1:" << free_port() << "\"\n"
+           << "peers = \"1=" << peer << "\"\n";
+  }
+  // Which data directory a member creates says which source won.
+  auto run = [&](const std::string& environment, const std::string& flags, const std::string& expected) {
+    auto process = std::make_unique<ChildProcess>(std::vector<std::string>{
+        "/bin/sh", "-c",
+        "exec env " + environment + " " + RAFTKVD + " --config " + scratch.sub("raftkvd.toml") + " " + flags +
+            " >>" + scratch.sub("log.txt") + " 2>&1"});
+    EXPECT_TRUE(eventually_exists(expected + "/raft/CURRENT")) << expected << "\n"
+                                                               << read_file(scratch.sub("log.txt"));
+    process->send_signal(SIGTERM);
+    EXPECT_EQ(process->wait_exit(10s), 0);
+  };
+  run("RAFTKVD_LOG_LEVEL=warn", "", scratch.sub("from-file"));
+  run("RAFTKVD_DATA_DIR=" + scratch.sub("from-env"), "", scratch.sub("from-env"));
+  run("RAFTKVD_DATA_DIR=" + scratch.sub("from-env"), "--data-dir " + scratch.sub("from-flag"),
+      scratch.sub("from-flag"));
+}
+
+TEST(Raftkvd, ABadConfigFileIsOneLineAndExitStatusTwo) {
+  TemporaryDirectory scratch;
+  { std::ofstream(scratch.sub("bad.toml")) << "id = \"one\"\n"; }
+  auto process = raftkvd("--config " + scratch.sub("bad.toml"), scratch.sub("out.txt"));
+  EXPECT_EQ(process->wait_exit(10s), 2);
+  const std::string output = read_file(scratch.sub("out.txt"));
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+}
+
 class ThreeProcesses : public ::testing::Test {
  protected:
   void SetUp() override {
