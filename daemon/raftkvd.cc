@@ -45,6 +45,7 @@ struct Config {
   int election_ticks = 10;
   int heartbeat_ticks = 2;
   std::uint64_t snapshot_entries = 100'000;
+  std::uint64_t compaction_margin = 5'000;
   std::string log_level = "info";
 };
 
@@ -97,6 +98,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--heartbeat-ticks", config.heartbeat_ticks, "heartbeat interval in ticks")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--compaction-margin", config.compaction_margin,
+                 "entries kept before a snapshot, for followers a little behind")
       ->capture_default_str();
   app.add_option("--snapshot-entries", config.snapshot_entries,
                  "take a snapshot after this many applied entries")
@@ -172,6 +176,7 @@ int main(int argc, char** argv) {
   options.core.heartbeat_ticks = config.heartbeat_ticks;
   options.tick_interval = std::chrono::milliseconds(config.tick_ms);
   options.snapshot_entries = config.snapshot_entries;
+  options.compaction_margin = config.compaction_margin;
   raft::Server server(options, node.raft(), node.snapshots(), transport,
                       std::make_shared<raft::StaticDiscovery>(peers.value()), node.store());
   if (raft::Status started = server.start(); !started.ok()) return fail(1, started.error().to_string());
