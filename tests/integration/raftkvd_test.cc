@@ -374,5 +374,64 @@ TEST_F(ProcessCluster, MalformedBytesOnBothServicesAreRefusedAndTheClusterServes
   EXPECT_EQ(get(1, "still"), "serving");
 }
 
+TEST_F(ProcessCluster, ClientsHammeringAFollowerThroughElectionsLoseNothing) {
+  start_cluster(3);
+  const std::set<int> all = {1, 2, 3};
+  ASSERT_NE(leader(all), 0u);
+  std::atomic<bool> done{false};
+  std::mutex acknowledged_mutex;
+  std::vector<std::string> acknowledged;
+  std::atomic<int> refused{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; !done; ++i) {
+        // Always through whichever member is a follower right now (or was).
+        const int via = 1 + (c + i) % 3;
+        const std::string key = "hammer-" + std::to_string(c) + "-" + std::to_string(i);
+        const grpc::Status status = put(via, key, "v");
+        if (status.ok()) {
+          std::lock_guard lock(acknowledged_mutex);
+          acknowledged.push_back(key);
+        } else {
+          // During an election: a clear, retryable answer, never a wrong one.
+          EXPECT_TRUE(status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+              << status.error_code() << " " << status.error_message();
+          ++refused;
+        }
+      }
+    });
+  }
+  // Five elections under load: leadership moved around by transfer.
+  for (int round = 0; round < 5; ++round) {
+    std::this_thread::sleep_for(300ms);
+    const std::uint64_t current = leader(all);
+    ASSERT_NE(current, 0u);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    raftkv::api::TransferLeadershipRequest request;
+    request.set_target(current % 3 + 1);
+    raftkv::api::TransferLeadershipResponse response;
+    (void)admin(static_cast<int>(current))->TransferLeadership(&context, request, &response);
+  }
+  std::this_thread::sleep_for(300ms);
+  done = true;
+  for (std::thread& client : clients) client.join();
+  ASSERT_NE(leader(all), 0u);
+  std::printf("%zu writes acknowledged through elections, %d refused\n", acknowledged.size(), refused.load());
+  ASSERT_GT(acknowledged.size(), 100u);
+  for (const std::string& key : acknowledged)
+    ASSERT_EQ(get(1 + static_cast<int>(key.size()) % 3, key), "v") << key;
+}
+
+TEST_F(ProcessCluster, AnOverLimitRequestIsResourceExhausted) {
+  start_cluster(3);
+  ASSERT_NE(leader({1, 2, 3}), 0u);
+  const grpc::Status status = put(1, "big", std::string(5 << 20, 'x'));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_TRUE(put(1, "small", "fine").ok());
+}
+
 }  // namespace
 }  // namespace raftkv
