@@ -19,6 +19,7 @@
 #include "raft/rocksdb_storage.h"
 #include "raft/server.h"
 #include "raft/static_discovery.h"
+#include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
 namespace raft {
@@ -98,8 +99,7 @@ TEST(Compaction, AMillionEntriesKeepTheDataDirectoryUnderItsBound) {
                 std::make_shared<StaticDiscovery>(std::vector<Peer>{{1, "local"}}),
                 std::make_shared<ChecksumMachine>());
   ASSERT_TRUE(server.start().ok());
-  for (int i = 0; i < 500 && server.status().role != Role::kLeader; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_EQ(server.status().role, Role::kLeader);
+  ASSERT_TRUE(testing::eventually([&] { return server.status().role == Role::kLeader; }));
 
   const std::string payload(256, 'v');
   std::deque<std::future<Result<Applied>>> in_flight;

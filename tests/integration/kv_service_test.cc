@@ -15,6 +15,7 @@
 #include "kvstore/admin_service.h"
 #include "raft/grpc_transport.h"
 #include "raft/static_discovery.h"
+#include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
 namespace kv {
@@ -106,13 +107,14 @@ class ThreeMembers : public ::testing::Test {
   }
 
   raft::NodeId leader() {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
+    raft::NodeId found = raft::kNoNode;
+    raft::testing::eventually([&] {
       for (auto& [id, member] : members_) {
-        if (member.server && member.server->status().role == raft::Role::kLeader) return id;
+        if (member.server && member.server->status().role == raft::Role::kLeader) found = id;
       }
-      std::this_thread::sleep_for(10ms);
-    }
-    return raft::kNoNode;
+      return found != raft::kNoNode;
+    });
+    return found;
   }
 
   std::unique_ptr<api::Admin::Stub> admin(raft::NodeId id) {
@@ -290,12 +292,8 @@ TEST_F(ThreeMembers, LeadershipMovesToTheTargetWhereverTheRequestArrives) {
   api::TransferLeadershipResponse response;
   const grpc::Status status = admin(via)->TransferLeadership(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  bool moved = false;
-  for (int attempt = 0; attempt < 500 && !moved; ++attempt) {
-    moved = members_[target].server->status().role == raft::Role::kLeader;
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(moved);
+  EXPECT_TRUE(raft::testing::eventually(
+      [&] { return members_[target].server->status().role == raft::Role::kLeader; }, 5s));
   grpc::ClientContext bad_context;
   request.set_target(9);
   const grpc::Status bad = admin(target)->TransferLeadership(&bad_context, request, &response);

@@ -17,6 +17,7 @@
 
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
+#include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
 namespace raftkv {
@@ -74,7 +75,9 @@ TEST(Raftkvd, AnotherClustersDataDirectoryIsRefusedWithExitStatusOne) {
                              " --peers 1=" + peer;
   {
     auto first = raftkvd("--cluster-id 5" + common, scratch.sub("first.txt"));
-    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(raft::testing::eventually(
+        [&] { return read_file(scratch.sub("first.txt")).find("serving clients") != std::string::npos; },
+        10s));
     first->send_signal(SIGTERM);
     EXPECT_EQ(first->wait_exit(10s), 0) << read_file(scratch.sub("first.txt"));
   }
@@ -82,15 +85,6 @@ TEST(Raftkvd, AnotherClustersDataDirectoryIsRefusedWithExitStatusOne) {
   EXPECT_EQ(second->wait_exit(10s), 1);
   const std::string output = read_file(scratch.sub("second.txt"));
   EXPECT_NE(output.find(data + "/raft: belongs to cluster 5, not cluster 6"), std::string::npos) << output;
-}
-
-bool eventually_exists(const std::string& path, std::chrono::seconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (std::ifstream(path).good()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
 }
 
 TEST(Raftkvd, AFlagBeatsTheEnvironmentWhichBeatsTheConfigFile) {
@@ -110,8 +104,10 @@ TEST(Raftkvd, AFlagBeatsTheEnvironmentWhichBeatsTheConfigFile) {
         "/bin/sh", "-c",
         "exec env " + environment + " " + RAFTKVD + " --config " + scratch.sub("raftkvd.toml") + " " + flags +
             " >>" + scratch.sub("log.txt") + " 2>&1"});
-    EXPECT_TRUE(eventually_exists(expected + "/raft/CURRENT")) << expected << "\n"
-                                                               << read_file(scratch.sub("log.txt"));
+    EXPECT_TRUE(
+        raft::testing::eventually([&] { return std::ifstream(expected + "/raft/CURRENT").good(); }, 10s))
+        << expected << "\n"
+        << read_file(scratch.sub("log.txt"));
     process->send_signal(SIGTERM);
     EXPECT_EQ(process->wait_exit(10s), 0);
   };
@@ -166,20 +162,23 @@ class ProcessCluster : public ::testing::Test {
 
   // The member every running member agrees leads, or 0.
   std::uint64_t leader(const std::set<int>& running, std::chrono::seconds timeout = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::set<std::uint64_t> seen;
-      for (int id : running) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + 1s);
-        raftkv::api::StatusResponse status;
-        if (admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok())
-          seen.insert(status.leader());
-      }
-      if (seen.size() == 1 && *seen.begin() != 0) return *seen.begin();
-      std::this_thread::sleep_for(50ms);
-    }
-    return 0;
+    std::uint64_t agreed = 0;
+    raft::testing::eventually(
+        [&] {
+          std::set<std::uint64_t> seen;
+          for (int id : running) {
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + 1s);
+            raftkv::api::StatusResponse status;
+            if (admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok()) {
+              seen.insert(status.leader());
+            }
+          }
+          agreed = seen.size() == 1 ? *seen.begin() : 0;
+          return agreed != 0;
+        },
+        timeout);
+    return agreed;
   }
 
   grpc::Status put(int via, const std::string& key, const std::string& value) {
@@ -297,11 +296,8 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
   ASSERT_EQ(write_keys(10000, 12000), 0);
   start(first);
   running.insert(first);
-  const auto restarted = std::chrono::steady_clock::now();
-  while (count(first, true) != 12000) {
-    ASSERT_LT(std::chrono::steady_clock::now() - restarted, 20s) << read_file(log(first));
-    std::this_thread::sleep_for(50ms);
-  }
+  ASSERT_TRUE(raft::testing::eventually([&] { return count(first, true) == 12000; }))
+      << read_file(log(first));
   EXPECT_NE(read_file(log(first)).find("installing snapshot"), std::string::npos)
       << "it caught up by snapshot";
 
@@ -336,7 +332,9 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
   while (!put(survivor, "after-minority", "yes").ok()) {
     ASSERT_LT(std::chrono::steady_clock::now() - resumed, 20s);
   }
-  EXPECT_EQ(count(stopped.front(), false), 12000);
+  // A member just restarted answers linearizable reads once it knows the
+  // leader.
+  EXPECT_TRUE(raft::testing::eventually([&] { return count(stopped.front(), false) == 12000; }));
 }
 
 TEST_F(ProcessCluster, MalformedBytesOnBothServicesAreRefusedAndTheClusterServesOn) {
@@ -403,11 +401,20 @@ TEST_F(ProcessCluster, ClientsHammeringAFollowerThroughElectionsLoseNothing) {
       }
     });
   }
-  // Five elections under load: leadership moved around by transfer.
+  auto acknowledged_count = [&] {
+    std::lock_guard lock(acknowledged_mutex);
+    return acknowledged.size();
+  };
+  // Five elections under load: leadership moved around by transfer, each
+  // once the clients have written a while under the current leader.
   for (int round = 0; round < 5; ++round) {
-    std::this_thread::sleep_for(300ms);
+    const std::size_t before = acknowledged_count();
+    EXPECT_TRUE(raft::testing::eventually([&] { return acknowledged_count() >= before + 100; }));
     const std::uint64_t current = leader(all);
-    ASSERT_NE(current, 0u);
+    if (current == 0) {  // not ASSERT: the clients must be joined first
+      ADD_FAILURE() << "no leader under load";
+      break;
+    }
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 5s);
     raftkv::api::TransferLeadershipRequest request;
@@ -415,7 +422,8 @@ TEST_F(ProcessCluster, ClientsHammeringAFollowerThroughElectionsLoseNothing) {
     raftkv::api::TransferLeadershipResponse response;
     (void)admin(static_cast<int>(current))->TransferLeadership(&context, request, &response);
   }
-  std::this_thread::sleep_for(300ms);
+  const std::size_t before = acknowledged_count();
+  EXPECT_TRUE(raft::testing::eventually([&] { return acknowledged_count() >= before + 100; }));
   done = true;
   for (std::thread& client : clients) client.join();
   ASSERT_NE(leader(all), 0u);

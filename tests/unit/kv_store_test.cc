@@ -15,6 +15,7 @@
 #include "raft/server.h"
 #include "raft/static_discovery.h"
 #include "raft/storage_record.h"
+#include "tests/unit/eventually.h"
 #include "tests/unit/memory_snapshot.h"
 #include "tests/unit/temporary_directory.h"
 
@@ -285,14 +286,10 @@ TEST(KvStoreOnRaft, ANewFollowerReceivesTheStoreAsASnapshotAndAgrees) {
                                        network->endpoint(), discovery, stores[id]);
     ASSERT_TRUE(servers[id]->start().ok());
   };
-  auto wait_until = [](const std::function<bool()>& condition) {
-    for (int i = 0; i < 4000 && !condition(); ++i) std::this_thread::sleep_for(5ms);
-    return condition();
-  };
   start(1);
   start(2);
   raft::NodeId leader = raft::kNoNode;
-  ASSERT_TRUE(wait_until([&] {
+  ASSERT_TRUE(raft::testing::eventually([&] {
     for (auto& [id, server] : servers) {
       if (server->status().role == raft::Role::kLeader) leader = id;
     }
@@ -303,10 +300,11 @@ TEST(KvStoreOnRaft, ANewFollowerReceivesTheStoreAsASnapshotAndAgrees) {
     futures.push_back(servers[leader]->propose(put("key-" + std::to_string(i % 300), std::to_string(i))));
   }
   for (auto& future : futures) ASSERT_TRUE(future.get().ok());
-  ASSERT_TRUE(wait_until([&] { return servers[leader]->status().first_log_index > 1000; }));
+  ASSERT_TRUE(raft::testing::eventually([&] { return servers[leader]->status().first_log_index > 1000; }));
 
   start(3);  // brand new: empty log, empty store
-  ASSERT_TRUE(wait_until([&] { return stores[3]->applied_index() >= stores[leader]->applied_index(); }));
+  ASSERT_TRUE(raft::testing::eventually(
+      [&] { return stores[3]->applied_index() >= stores[leader]->applied_index(); }));
   EXPECT_GE(stores[3]->generation(), 2u) << "it was restored from a snapshot";
   const auto expected = stores[leader]->all().value();
   const auto replicated = stores[3]->all().value();

@@ -18,6 +18,7 @@
 #include "raft/local_transport.h"
 #include "raft/rocksdb_storage.h"
 #include "raft/static_discovery.h"
+#include "tests/unit/eventually.h"
 #include "tests/unit/recording_state_machine.h"
 #include "tests/unit/temporary_directory.h"
 
@@ -28,14 +29,7 @@ using namespace std::chrono_literals;
 
 using testing::RecordingStateMachine;
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return condition();
-}
+using testing::eventually;
 
 class ServerCluster {
  public:
