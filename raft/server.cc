@@ -397,11 +397,11 @@ void Server::maybe_take_snapshot() {
   // once it applied one in this run.
   if (!due || applied <= last_snapshot_index_ || applied != last_command_index_) return;
   std::unique_ptr<StateMachineView> view = state_machine_->view();
+  if (view->index() != applied) return;  // a state machine that moved on: try again later
   pb::SnapshotMetadata header;
-  header.set_index(view->index());
+  header.set_index(applied);
   header.set_term(last_command_term_);
   for (NodeId voter : voters_) header.add_voters(voter);
-  if (view->index() != applied) return;  // a state machine that moved on: try again later
   last_snapshot_index_ = applied;
   bytes_since_snapshot_ = 0;
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
