@@ -185,6 +185,7 @@ int main(int argc, char** argv) {
   kv_options.cluster_id = config.cluster_id;
   kv_options.member_id = config.id;
   kv_options.client_addresses = clients;
+  kv_options.leader_wait = config.election_ticks * options.tick_interval * 2;  // the longest election timeout
   kv::KvService kv_service(kv_options, server, *node.store());
   kv::AdminService admin_service(kv::AdminServiceOptions{config.cluster_id, config.id, config.data_dir},
                                  server);
@@ -200,7 +201,8 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int client_port = 0;
   builder.AddListeningPort(config.listen_client, grpc::InsecureServerCredentials(), &client_port);
-  builder.SetMaxReceiveMessageSize(4 << 20);  // a request is at most a 1 MiB value and its key
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a busy port is an error, not shared
+  builder.SetMaxReceiveMessageSize(4 << 20);                // a request is at most a 1 MiB value and its key
   builder.RegisterService(&kv_service);
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> client_server = builder.BuildAndStart();

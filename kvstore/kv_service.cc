@@ -80,6 +80,15 @@ Clock::time_point KvService::deadline_of(const grpc::ServerContext* context) con
   return std::min(context->deadline(), fallback);
 }
 
+raft::ServerStatus KvService::status_with_leader(const grpc::ServerContext* context) const {
+  raft::ServerStatus status = server_.status();
+  if (status.leader != raft::kNoNode) return status;
+  const auto wait = std::min(deadline_of(context) - Clock::now(),
+                             std::chrono::duration_cast<Clock::duration>(options_.leader_wait));
+  server_.wait_for_leader(std::chrono::steady_clock::now() + wait);
+  return server_.status();
+}
+
 grpc::Status KvService::unavailable(const std::string& why) const {
   const raft::NodeId leader = server_.status().leader;
   const std::string address = client_address(leader);
@@ -170,7 +179,7 @@ grpc::Status KvService::handle_write(grpc::ServerContext* context, const Request
                                      Forward&& forward, Take&& take) {
   pb::Command command = command_of(request);
   if (std::string problem = Store::problem_with(command); !problem.empty()) return invalid(problem);
-  const raft::ServerStatus member = server_.status();
+  const raft::ServerStatus member = status_with_leader(context);
   if (auto done = forward_if_follower(member, client_address(member.leader), context,
                                       [&](grpc::ClientContext& client, const std::string& address) {
                                         return forward(forwarder_->stub(address), client);
@@ -230,6 +239,7 @@ grpc::Status KvService::Range(grpc::ServerContext* context, const api::RangeRequ
   }
   if (request->limit() < 0) return invalid("the limit is negative");
   if (!request->serializable()) {
+    status_with_leader(context);
     // Linearizable (§6.4): the leader confirms a read point, this member
     // applies up to it, then the local store answers.
     std::future<raft::Result<raft::Index>> read_point = server_.read_index();

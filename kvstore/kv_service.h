@@ -37,6 +37,11 @@ struct KvServiceOptions {
   std::map<raft::NodeId, std::string> client_addresses;
   // Used when the caller set no deadline.
   std::chrono::milliseconds default_timeout{5000};
+  // A request that arrives while no leader is known waits this long (within
+  // its deadline) for an election to end before it is UNAVAILABLE; about
+  // one maximum election timeout, so a member cut off from a majority
+  // still sends clients elsewhere quickly.
+  std::chrono::milliseconds leader_wait{1000};
   std::size_t max_in_flight = 10'000;
 };
 
@@ -69,6 +74,9 @@ class KvService final : public raftkv::api::KV::Service {
   // Proposes `command` and returns the applied result.
   grpc::Status write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result);
   grpc::Status unavailable(const std::string& why) const;
+  // This member's status once it knows a leader, or when leader_wait (or
+  // the deadline) has passed without one.
+  raft::ServerStatus status_with_leader(const grpc::ServerContext* context) const;
   void fill(raftkv::api::ResponseHeader& header, raft::Index revision) const;
   std::chrono::system_clock::time_point deadline_of(const grpc::ServerContext* context) const;
 

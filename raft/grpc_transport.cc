@@ -199,6 +199,9 @@ Status GrpcTransport::listen() {
   if (server_ != nullptr) return {};
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &listening_port_);
+  // gRPC sets SO_REUSEPORT by default, so a second process on the same port
+  // would silently share its connections; refuse a busy port instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_message_bytes));
   // Accept the senders' keepalive pings, even on idle streams.

@@ -106,8 +106,11 @@ void Server::stop() {
   apply_ready_.notify_all();
   apply_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
-  std::lock_guard status(status_mutex_);
-  status_.running = false;
+  {
+    std::lock_guard status(status_mutex_);
+    status_.running = false;
+  }
+  status_changed_.notify_all();
 }
 
 // -------------------------------------------------------------- requests --
@@ -153,6 +156,12 @@ ServerStatus Server::status() const {
   ServerStatus status = status_;
   status.applied_index = applied_index_.load();
   return status;
+}
+
+NodeId Server::wait_for_leader(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(status_mutex_);
+  status_changed_.wait_until(lock, deadline, [&] { return status_.leader != kNoNode || !status_.running; });
+  return status_.leader;
 }
 
 // ------------------------------------------------------------- raft loop --
@@ -460,8 +469,11 @@ void Server::publish_status() {
     status.followers.push_back(
         FollowerStatus{peer, progress.match_index, progress.next_index, progress.mode});
   }
-  std::lock_guard lock(status_mutex_);
-  status_ = std::move(status);
+  {
+    std::lock_guard lock(status_mutex_);
+    status_ = std::move(status);
+  }
+  status_changed_.notify_all();
 }
 
 void Server::fail_everything(const Error& error) {

@@ -123,6 +123,11 @@ class Server {
 
   ServerStatus status() const;
 
+  // Waits until this node knows a leader (itself included) or `deadline`
+  // passes; returns the leader, or kNoNode. Lets a request that arrives
+  // mid-election wait for its outcome instead of failing at once.
+  NodeId wait_for_leader(std::chrono::steady_clock::time_point deadline) const;
+
   // Stops the threads; pending requests fail with kStopped. Idempotent.
   void stop();
 
@@ -215,6 +220,7 @@ class Server {
   std::atomic<bool> snapshot_running_{false};
 
   mutable std::mutex status_mutex_;
+  mutable std::condition_variable status_changed_;
   ServerStatus status_;
 
   std::mutex lifecycle_mutex_;

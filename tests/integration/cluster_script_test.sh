@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$1
 export RAFTKV_CLUSTER_DIR=$(mktemp -d)
 export RAFTKV_BIN=$build/bin-links
-export RAFTKV_CLIENT_PORT=$((20000 + ($$ % 2000) * 10))
+export RAFTKV_CLIENT_PORT=$((20000 + ($$ % 1200) * 10))  # below the ephemeral range
 export RAFTKV_PEER_PORT=$((RAFTKV_CLIENT_PORT + 5))
 mkdir -p "$RAFTKV_BIN"
 ln -sf "$build/daemon/raftkvd" "$RAFTKV_BIN/raftkvd"

@@ -1,5 +1,5 @@
 // GrpcTransport on loopback with real gRPC: one long-lived stream per peer
-// pair, in order; reconnection after a peer restarts; refusal of another
+// pair, in order; a busy port refused; reconnection after a peer restarts; refusal of another
 // cluster's, a non-member's and an oversized message; a clean stop; and
 // raft::Servers replicating (snapshots included) over it.
 
@@ -107,6 +107,16 @@ TEST(GrpcTransport, TenThousandMessagesArriveInOrderOverOneStream) {
   // The sender counts a message once its write returns, which may be just
   // after the receiver has it.
   EXPECT_TRUE(eventually([&] { return a->counters().sent == 10000u; })) << a->counters().sent;
+}
+
+TEST(GrpcTransport, ABusyPortIsAnErrorNotASharedListener) {
+  // gRPC's default SO_REUSEPORT would let a second node take half of the
+  // first one's connections without a word.
+  auto first = listening(7);
+  GrpcTransport second(options_for(7, address_of(*first)));
+  const Status listened = second.listen();
+  ASSERT_FALSE(listened.ok());
+  EXPECT_NE(listened.error().message.find("busy"), std::string::npos) << listened.error().message;
 }
 
 TEST(GrpcTransport, ASenderReconnectsWhenItsPeerComesBack) {

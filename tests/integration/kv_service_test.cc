@@ -192,6 +192,19 @@ TEST_F(ThreeMembers, BadRequestsGetInvalidArgumentAndChangeNothing) {
   EXPECT_EQ(get(1, "", &range).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ThreeMembers, RequestsThatArriveBeforeAnyLeaderWaitForTheElection) {
+  // No leader yet (the first election takes at least one election timeout):
+  // members hold the requests until one is known instead of refusing them.
+  ASSERT_EQ(members_[3].server->status().leader, raft::kNoNode);
+  api::PutResponse put_response;
+  const grpc::Status put_status = put(3, "early", "bird", &put_response);
+  ASSERT_TRUE(put_status.ok()) << put_status.error_message();
+  api::RangeResponse range;
+  const grpc::Status get_status = get(2, "early", &range);
+  ASSERT_TRUE(get_status.ok()) << get_status.error_message();
+  EXPECT_EQ(range.kvs(0).value(), "bird");
+}
+
 TEST_F(ThreeMembers, ALostCompareAndSwapIsFailedPrecondition) {
   ASSERT_NE(leader(), raft::kNoNode);
   api::PutResponse put_response;

@@ -6,8 +6,6 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <condition_variable>
 #include <fstream>
@@ -17,6 +15,7 @@
 
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/free_port.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
@@ -25,20 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using raft::testing::ChildProcess;
+using raft::testing::free_port;
 using raft::testing::TemporaryDirectory;
-
-// A port the kernel says is free on 127.0.0.1 right now.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream file(path);
