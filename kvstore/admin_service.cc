@@ -99,14 +99,21 @@ grpc::Status AdminService::MemberList(grpc::ServerContext*, const api::MemberLis
 grpc::Status AdminService::TransferLeadership(grpc::ServerContext* context,
                                               const api::TransferLeadershipRequest* request,
                                               api::TransferLeadershipResponse* response) {
-  const raft::ServerStatus status = server_.status();
   if (request->target() == raft::kNoNode) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the target member id is missing");
   }
+  // Mid-election, wait (a little) for the outcome rather than refuse.
+  const auto wait =
+      std::min(context->deadline() - std::chrono::system_clock::now(),
+               std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.leader_wait));
+  server_.wait_for_leader(std::chrono::steady_clock::now() + wait);
+  const raft::ServerStatus status = server_.status();
   if (status.role != raft::Role::kLeader) {
     const std::string leader_address = client_address(status.leader);
     if (status.leader == raft::kNoNode || leader_address.empty()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no leader is known to hand leadership over");
+      return grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          "no leader is known to hand leadership over (an election may be under way), retry shortly");
     }
     if (context->client_metadata().count("raftkv-forwarded") > 0) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,

@@ -16,6 +16,9 @@ struct AdminServiceOptions {
   std::uint64_t cluster_id = 0;
   raft::NodeId member_id = raft::kNoNode;
   std::string data_directory;  // measured for StatusResponse.data_bytes
+  // How long a leadership transfer that arrives mid-election waits for a
+  // leader (see KvServiceOptions::leader_wait).
+  std::chrono::milliseconds leader_wait{1000};
 };
 
 class AdminService final : public raftkv::api::Admin::Service {
