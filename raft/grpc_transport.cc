@@ -133,6 +133,7 @@ class GrpcTransport::PeerStream {
           spdlog::info("peer {} at {} is unreachable; retrying with back-off", id_, address_);
           logged_down = true;
         }
+        if (options.on_unreachable) options.on_unreachable(id_);
         if (!back_off(delay)) return;
         continue;
       }
@@ -225,30 +226,45 @@ void GrpcTransport::start(NodeId self, Receiver receiver) {
     receiver_ = std::move(receiver);
     running_ = true;
   }
+  std::vector<std::unique_ptr<PeerStream>> retired;
   std::lock_guard lock(peers_mutex_);
-  connect_peers();
+  retired = connect_peers();
 }
 
 void GrpcTransport::set_peers(const std::vector<Peer>& peers) {
+  std::vector<std::unique_ptr<PeerStream>> retired;  // stopped after the lock is released
   std::lock_guard lock(peers_mutex_);
   peers_ = peers;
   members_.clear();
   for (const Peer& peer : peers) members_.insert(peer.id);
-  if (self_ != kNoNode) connect_peers();
+  if (self_ != kNoNode && !stopped_) retired = connect_peers();
 }
 
-void GrpcTransport::connect_peers() {
+std::vector<std::unique_ptr<GrpcTransport::PeerStream>> GrpcTransport::connect_peers() {
   // Streams are opened once this node knows who it is (start()), so that
   // it never opens one to itself.
+  std::vector<std::unique_ptr<PeerStream>> retired;
   std::set<NodeId> current;
   for (const Peer& peer : peers_) {
-    if (peer.id == self_) continue;
+    if (peer.id == self_ || peer.address.empty()) continue;
     current.insert(peer.id);
-    auto existing = streams_.find(peer.id);
-    if (existing != streams_.end() && existing->second->address() == peer.address) continue;
-    streams_[peer.id] = std::make_unique<PeerStream>(*this, peer.id, peer.address);
+    std::unique_ptr<PeerStream>& stream = streams_[peer.id];
+    if (stream != nullptr && stream->address() == peer.address) continue;
+    if (stream != nullptr) {
+      spdlog::info("peer {} moved from {} to {}", peer.id, stream->address(), peer.address);
+      retired.push_back(std::move(stream));
+    }
+    stream = std::make_unique<PeerStream>(*this, peer.id, peer.address);
   }
-  std::erase_if(streams_, [&](const auto& stream) { return !current.contains(stream.first); });
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (current.contains(it->first)) {
+      ++it;
+    } else {
+      retired.push_back(std::move(it->second));
+      it = streams_.erase(it);
+    }
+  }
+  return retired;
 }
 
 void GrpcTransport::send(pb::Message message) {
@@ -306,6 +322,7 @@ void GrpcTransport::stop() {
   std::map<NodeId, std::unique_ptr<PeerStream>> streams;
   {
     std::lock_guard lock(peers_mutex_);
+    stopped_ = true;  // set_peers() opens nothing from now on
     streams.swap(streams_);
   }
   streams.clear();  // each stops and joins its sender thread

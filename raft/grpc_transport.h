@@ -14,6 +14,10 @@
 // options.connect_timeout; HTTP/2 keepalive pings find a dead peer within
 // options.keepalive_timeout even while a write is blocked on it.
 //
+// A peer whose address is empty (not discovered yet) gets no stream; its
+// messages are dropped until set_peers() names an address, and a changed
+// address replaces the stream.
+//
 // Incoming messages are checked before the core sees them: a message that
 // carries another cluster's id, comes from a node that is not a member or is
 // addressed to another node is refused -- the stream is ended with
@@ -21,6 +25,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +55,9 @@ struct GrpcTransportOptions {
   std::chrono::milliseconds max_backoff{2000};
   std::chrono::milliseconds keepalive_interval{1000};
   std::chrono::milliseconds keepalive_timeout{2000};
+  // Called (from a sender thread) each time a peer cannot be reached at its
+  // address, so that discovery can look again (Discovery::unreachable).
+  std::function<void(NodeId)> on_unreachable;
 };
 
 struct GrpcTransportCounters {
@@ -88,7 +96,10 @@ class GrpcTransport final : public Transport {
     std::string reason;
   };
   std::optional<Refusal> check_incoming(const pb::Message& message);
-  void connect_peers();  // under peers_mutex_
+  // Under peers_mutex_: opens streams to new or moved peers; returns the
+  // streams it replaced, to be stopped once the lock is released (a
+  // stopping stream may wait out a connection attempt).
+  std::vector<std::unique_ptr<PeerStream>> connect_peers();
   void deliver(pb::Message message);
 
   const GrpcTransportOptions options_;
@@ -107,6 +118,7 @@ class GrpcTransport final : public Transport {
   std::vector<Peer> peers_;
   std::set<NodeId> members_;
   std::map<NodeId, std::unique_ptr<PeerStream>> streams_;
+  bool stopped_ = false;
 
   std::atomic<std::uint64_t> sent_{0};
   std::atomic<std::uint64_t> received_{0};

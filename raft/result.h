@@ -42,7 +42,8 @@ class [[nodiscard]] Result {
     assert(ok());
     return std::get<T>(state_);
   }
-  T&& value() && {
+  // By value, so that `for (x : f().value())` does not dangle.
+  T value() && {
     assert(ok());
     return std::get<T>(std::move(state_));
   }

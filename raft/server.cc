@@ -81,6 +81,10 @@ Status Server::start() {
 
   transport_->set_peers(peers.value());
   transport_->start(id, [this](pb::Message message) { enqueue(std::move(message)); });
+  // Addresses may change (DNS); who votes does not (until membership
+  // changes go through the log).
+  discovery_watch_ = discovery_->watch(
+      [transport = transport_](const std::vector<Peer>& members) { transport->set_peers(members); });
   started_ = true;
   publish_status();
   apply_thread_ = std::thread([this] { apply_loop(); });
@@ -92,6 +96,7 @@ void Server::stop() {
   std::lock_guard lifecycle(lifecycle_mutex_);
   if (!started_ || stopped_) return;
   stopped_ = true;
+  discovery_watch_.reset();
   transport_->stop();
   {
     std::lock_guard lock(inbox_mutex_);

@@ -197,6 +197,7 @@ class Server {
   std::map<std::uint64_t, PendingRead> pending_reads_;
   std::uint64_t next_read_id_ = 1;
   std::unique_ptr<SnapshotFileWriter> incoming_snapshot_;  // being received
+  DiscoveryWatch discovery_watch_;                         // hands new member addresses to the transport
 
   std::mutex inbox_mutex_;
   std::condition_variable inbox_ready_;

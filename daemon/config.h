@@ -1,0 +1,48 @@
+#pragma once
+// raftkvd's options: from flags, RAFTKVD_* environment variables and a
+// config file (--config, TOML or INI), a flag beating the environment
+// beating the file.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace raftkv {
+
+struct DaemonConfig {
+  // This member's id; with --discovery-srv it may be left out and is then
+  // taken from --name (see MemberDirectory).
+  std::uint64_t id = 0;
+  std::uint64_t cluster_id = 1;
+  std::string cluster_token;  // a name every member is given; hashed into cluster_id
+  std::string name;           // this member's name in DNS; defaults to the host name
+  std::string data_dir;
+  std::string listen_peer;
+  std::string listen_client;
+  // Static discovery.
+  std::string peers;
+  std::string clients;
+  // DNS discovery.
+  std::string discovery_srv;
+  std::string dns_server;
+  int cluster_size = 5;
+  int dns_refresh_ms = 30'000;
+  // Raft.
+  int tick_ms = 50;
+  int election_ticks = 10;
+  int heartbeat_ticks = 2;
+  std::uint64_t snapshot_entries = 100'000;
+  std::uint64_t compaction_margin = 5'000;
+  std::string log_level = "info";
+};
+
+// Parses argv (and the environment and config file). Returns the exit
+// status when raftkvd should exit now -- 0 after --help, 2 after printing
+// one line about a bad option -- and nullopt when `config` is ready.
+std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& config);
+
+// The cluster id a --cluster-token names: 64-bit FNV-1a of the token, so
+// that every member started with the same token agrees without a number.
+std::uint64_t cluster_id_of_token(const std::string& token);
+
+}  // namespace raftkv
