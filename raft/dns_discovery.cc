@@ -176,12 +176,13 @@ void DnsDiscovery::run() {
   using Clock = std::chrono::steady_clock;
   std::mt19937_64 random{std::random_device{}()};
   std::chrono::milliseconds backoff = options_.min_backoff;
-  Clock::time_point due = Clock::now();
+  const Clock::time_point started = Clock::now();
+  Clock::time_point last_lookup = started - options_.min_lookup_interval;
+  Clock::time_point due = started;
   {
     std::lock_guard lock(mutex_);
     if (resolved_) due += options_.refresh_interval;  // resolve_now() just did
   }
-  Clock::time_point last_lookup = due - options_.min_lookup_interval;
   while (true) {
     {
       std::unique_lock lock(mutex_);

@@ -53,6 +53,30 @@ TEST(Raftkvd, ABadFlagIsOneLineAndExitStatusTwo) {
   EXPECT_NE(output.find("--election-ticks"), std::string::npos) << output;
 }
 
+TEST(Raftkvd, DiscoveryOptionsThatDoNotFitTogetherAreOneLineAndExitStatusTwo) {
+  TemporaryDirectory scratch;
+  const std::string base =
+      "--data-dir " + scratch.sub("d") + " --listen-peer 127.0.0.1:1 --listen-client 127.0.0.1:2 ";
+  const std::string dns = base + "--discovery-srv raftkv.test --dns-server 127.0.0.1:1 ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {base + "--id 1", "give either --peers"},
+      {dns + "--id 1 --peers 1=127.0.0.1:1", "give either --peers"},
+      {dns + "--id 1 --clients 1=127.0.0.1:2", "--clients goes with --peers"},
+      {dns + "--name web", "cannot tell this member's id from its name \"web\""},
+      {dns + "--name raftkv-5", "member 6 is not one of a cluster of 5"},
+      {dns + "--name raftkv-0 --cluster-id 3 --cluster-token prod", "not both"},
+      {dns + "--name raftkv-0 --dns-server nonsense", "--dns-server"},
+  };
+  for (const auto& [arguments, expected] : cases) {
+    const std::string log = scratch.sub("out.txt");
+    auto process = raftkvd(arguments, log);
+    EXPECT_EQ(process->wait_exit(10s), 2) << arguments;
+    const std::string output = read_file(log);
+    EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+    EXPECT_NE(output.find(expected), std::string::npos) << arguments << "\n" << output;
+  }
+}
+
 TEST(Raftkvd, AnotherClustersDataDirectoryIsRefusedWithExitStatusOne) {
   TemporaryDirectory scratch;
   const std::string data = scratch.sub("node");

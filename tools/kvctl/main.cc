@@ -1,6 +1,7 @@
 // kvctl: the command-line client of raftkv, after etcdctl.
 //
-//   kvctl [--endpoints A,B,...] [-o simple|json|table] COMMAND ...
+//   kvctl [--endpoints A,B,... | --discovery-srv DOMAIN [--dns-server HOST:PORT]]
+//         [-o simple|json|table] COMMAND ...
 //     put KEY VALUE
 //     get KEY [--prefix] [--limit N] [--keys-only] [--count-only] [--serializable]
 //     del KEY [--prefix]
@@ -9,11 +10,12 @@
 //     endpoint status | endpoint health
 //     leader transfer ID
 //
-// Endpoints come from --endpoints, else KVCTL_ENDPOINTS, else
-// 127.0.0.1:9001. A request goes to the leader when kvctl can find it (any
-// member would forward it), and UNAVAILABLE is retried on the next
-// endpoint with bounded back-off until --command-timeout. Errors are one
-// line on stderr: exit status 1 for a failed request, 2 for bad usage.
+// Endpoints come from --discovery-srv (the SRV records of
+// _raftkv-client._tcp.DOMAIN, in RFC 2782 order, as raftkvd publishes
+// them), else --endpoints, else KVCTL_ENDPOINTS, else 127.0.0.1:9001. A request goes to the leader when kvctl
+// can find it (any member would forward it), and UNAVAILABLE is retried on the next endpoint with bounded
+// back-off until --command-timeout. Errors are one line on stderr: exit status 1 for a failed request, 2 for
+// bad usage.
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -25,6 +27,7 @@
 #include <thread>
 
 #include "proto/kv.grpc.pb.h"
+#include "raft/dns_resolver.h"
 
 namespace {
 
@@ -33,6 +36,8 @@ using Clock = std::chrono::system_clock;
 
 struct Options {
   std::string endpoints = "127.0.0.1:9001";
+  std::string discovery_srv;
+  std::string dns_server;
   std::string output = "simple";
   double command_timeout_s = 5;
 };
@@ -49,6 +54,32 @@ std::vector<std::string> split(const std::string& text) {
     start = comma + 1;
   }
   return parts;
+}
+
+// The members' client addresses from DNS: the SRV records of
+// _raftkv-client._tcp.DOMAIN, each target's first address. Empty (after a
+// message on stderr) when the lookup fails.
+std::vector<std::string> discover_endpoints(const Options& options) {
+  const std::string name = "_raftkv-client._tcp." + options.discovery_srv;
+  auto resolver = raft::DnsResolver::create({options.dns_server, std::chrono::milliseconds(1000), 2});
+  if (!resolver.ok()) {
+    std::fprintf(stderr, "kvctl: --dns-server: %s\n", resolver.detail.c_str());
+    return {};
+  }
+  raft::DnsAnswer<std::vector<raft::SrvRecord>> records = resolver.records->srv(name);
+  if (!records.ok()) {
+    std::fprintf(stderr, "kvctl: cannot discover endpoints: %s (%s)\n",
+                 std::string(raft::to_string(records.failure)).c_str(), records.detail.c_str());
+    return {};
+  }
+  std::vector<std::string> endpoints;
+  for (const raft::SrvRecord& record : records.records) {
+    raft::DnsAnswer<std::vector<std::string>> addresses = resolver.records->addresses(record.target);
+    if (addresses.ok()) endpoints.push_back(raft::join_host_port(addresses.records.front(), record.port));
+  }
+  if (endpoints.empty())
+    std::fprintf(stderr, "kvctl: no target of %s resolves to an address\n", name.c_str());
+  return endpoints;
 }
 
 std::string json(const google::protobuf::Message& message) {
@@ -163,6 +194,11 @@ int main(int argc, char** argv) {
   app.add_option("--endpoints", options.endpoints, "members' client addresses, HOST:PORT,...")
       ->envname("KVCTL_ENDPOINTS")
       ->capture_default_str();
+  app.add_option("--discovery-srv", options.discovery_srv,
+                 "find the endpoints in the SRV records of _raftkv-client._tcp.DOMAIN (replaces --endpoints)")
+      ->envname("KVCTL_DISCOVERY_SRV");
+  app.add_option("--dns-server", options.dns_server, "HOST:PORT of the DNS server (default: the system's)")
+      ->envname("KVCTL_DNS_SERVER");
   app.add_option("-o,--output", options.output, "simple, json or table")
       ->check(CLI::IsMember({"simple", "json", "table"}))
       ->capture_default_str();
@@ -211,10 +247,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kvctl: %s\n", error.what());
     return 2;
   }
-  const std::vector<std::string> endpoints = split(options.endpoints);
-  if (endpoints.empty()) {
-    std::fprintf(stderr, "kvctl: no endpoints given\n");
-    return 2;
+  std::vector<std::string> endpoints;
+  if (!options.discovery_srv.empty()) {
+    endpoints = discover_endpoints(options);
+    if (endpoints.empty()) return 1;
+  } else {
+    endpoints = split(options.endpoints);
+    if (endpoints.empty()) {
+      std::fprintf(stderr, "kvctl: no endpoints given\n");
+      return 2;
+    }
   }
   Client client(endpoints, std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
   const bool as_json = options.output == "json";

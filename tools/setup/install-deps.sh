@@ -10,6 +10,9 @@ packages=(
   librocksdb-dev libcli11-dev libc-ares-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format git
+  # Tests: a real DNS server (dnsmasq-base: the binary, no system service
+  # taking port 53) and the deploy/ recipes' offline checks.
+  dnsmasq-base yamllint systemd
 )
 
 missing=()
