@@ -44,6 +44,7 @@ raft::Result<std::unique_ptr<MemberDirectory>> MemberDirectory::create(const Dae
     (peer ? directory->dns_peers_ : directory->dns_clients_) = std::move(discovery).value();
   }
   directory->peers_ = directory->dns_peers_;
+  directory->self_ = config.id;
   return directory;
 }
 
@@ -87,6 +88,18 @@ void MemberDirectory::start() {
     if (!discovery) continue;
     discovery->resolve_now();  // addresses before Raft starts, when DNS has them
     discovery->start();
+  }
+  if (dns_peers_) {
+    // This member finds itself by its number; without a record of its own
+    // the others cannot reach it, which is worth saying at start.
+    for (const raft::Peer& peer : dns_peers_->discover().value()) {
+      if (peer.id == self_ && peer.address.empty()) {
+        spdlog::warn(
+            "peer discovery: no SRV record names member {} yet; the other members cannot reach it "
+            "until one does",
+            self_);
+      }
+    }
   }
 }
 

@@ -50,6 +50,7 @@ class MemberDirectory {
   std::shared_ptr<raft::DnsDiscovery> dns_clients_;  // when discovering by DNS
   std::map<raft::NodeId, std::string> static_clients_;
   std::vector<raft::DiscoveryWatch> watches_;
+  raft::NodeId self_ = raft::kNoNode;
 };
 
 }  // namespace raftkv

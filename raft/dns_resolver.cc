@@ -36,6 +36,22 @@ DnsAnswer<T> failed(int status, std::string_view context) {
   return answer;
 }
 
+// Appends the addresses of an A or AAAA answer to `out`, as text; returns
+// c-ares's status.
+template <typename Record, typename Parse, typename AddressOf>
+int parse_addresses(const std::string& raw, Parse parse, int family, AddressOf address_of,
+                    std::vector<std::string>& out) {
+  Record found[32];
+  int count = 32;
+  const int status = parse(reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()),
+                           nullptr, found, &count);
+  if (status != ARES_SUCCESS) return status;
+  char text[INET6_ADDRSTRLEN];
+  for (int i = 0; i < count; ++i)
+    out.emplace_back(inet_ntop(family, address_of(found[i]), text, sizeof text));
+  return ARES_SUCCESS;
+}
+
 void initialise_library_once() {
   static std::once_flag once;
   std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
@@ -133,9 +149,9 @@ DnsAnswer<std::string> DnsResolver::query(std::string_view name, int type) {
           pollfd{sockets[i], static_cast<short>((readable ? POLLIN : 0) | (writable ? POLLOUT : 0)), 0};
     }
     timeval longest{1, 0};
-    timeval wait{};
-    ares_timeout(channel_->handle, &longest, &wait);
-    const int milliseconds = static_cast<int>(wait.tv_sec * 1000 + wait.tv_usec / 1000);
+    timeval sooner{};
+    const timeval* wait = ares_timeout(channel_->handle, &longest, &sooner);  // one of the two
+    const int milliseconds = static_cast<int>(wait->tv_sec * 1000 + wait->tv_usec / 1000);
     if (poll(fds, count, milliseconds) <= 0) {
       ares_process_fd(channel_->handle, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
       continue;
@@ -197,31 +213,16 @@ DnsAnswer<std::vector<std::string>> DnsResolver::addresses(std::string_view host
       note(raw.failure, raw.detail);
       continue;
     }
-    const auto* bytes = reinterpret_cast<const unsigned char*>(raw.records.data());
-    const int length = static_cast<int>(raw.records.size());
-    char text[INET6_ADDRSTRLEN];
-    if (type == T_A) {
-      ares_addrttl found[32];
-      int count = 32;
-      if (int status = ares_parse_a_reply(bytes, length, nullptr, found, &count); status != ARES_SUCCESS) {
-        auto why = failed<int>(status, "reading the A answer for " + std::string(host));
-        note(why.failure, why.detail);
-        continue;
-      }
-      for (int i = 0; i < count; ++i) {
-        answer.records.emplace_back(inet_ntop(AF_INET, &found[i].ipaddr, text, sizeof text));
-      }
-    } else {
-      ares_addr6ttl found[32];
-      int count = 32;
-      if (int status = ares_parse_aaaa_reply(bytes, length, nullptr, found, &count); status != ARES_SUCCESS) {
-        auto why = failed<int>(status, "reading the AAAA answer for " + std::string(host));
-        note(why.failure, why.detail);
-        continue;
-      }
-      for (int i = 0; i < count; ++i) {
-        answer.records.emplace_back(inet_ntop(AF_INET6, &found[i].ip6addr, text, sizeof text));
-      }
+    const int status = type == T_A ? parse_addresses<ares_addrttl>(
+                                         raw.records, ares_parse_a_reply, AF_INET,
+                                         [](const ares_addrttl& r) { return &r.ipaddr; }, answer.records)
+                                   : parse_addresses<ares_addr6ttl>(
+                                         raw.records, ares_parse_aaaa_reply, AF_INET6,
+                                         [](const ares_addr6ttl& r) { return &r.ip6addr; }, answer.records);
+    if (status != ARES_SUCCESS) {
+      auto why = failed<int>(status, std::string("reading the ") + (type == T_A ? "A" : "AAAA") +
+                                         " answer for " + std::string(host));
+      note(why.failure, why.detail);
     }
   }
   if (answer.records.empty()) {

@@ -1,6 +1,7 @@
 // raft::DnsResolver against the real c-ares, talking to a fake DNS server on
-// loopback: SRV ordering by priority and weight, A and AAAA answers, and
-// every way an answer can fail -- NXDOMAIN, SERVFAIL, silence, an empty
+// loopback: SRV ordering by priority and weight, A and AAAA answers, the
+// TCP fallback for an answer flagged truncated, and every way an answer
+// can fail -- NXDOMAIN, SERVFAIL, silence, an empty
 // answer, a cut-off packet, garbled record data.
 
 #include "raft/dns_resolver.h"
@@ -109,6 +110,17 @@ TEST(DnsResolver, ADotTargetSaysTheServiceIsNotHere) {
     return DnsReply(query).srv(0, 0, 0, "").bytes();
   });
   EXPECT_EQ(resolver_for(server)->srv(kService).failure, DnsFailure::kNoRecords);
+}
+
+TEST(DnsResolver, AnAnswerTooLongForUdpIsFetchedAgainOverTcp) {
+  FakeDnsServer server([](const DnsQuery& query) -> std::optional<std::string> {
+    if (!query.over_tcp) return DnsReply(query).truncated().bytes();
+    return DnsReply(query).srv(10, 10, 7001, "node-0.raftkv.test").bytes();
+  });
+  DnsAnswer<std::vector<SrvRecord>> answer = resolver_for(server)->srv(kService);
+  ASSERT_TRUE(answer.ok()) << answer.detail;
+  EXPECT_EQ(answer.records, (std::vector<SrvRecord>{{"node-0.raftkv.test", 7001, 10, 10}}));
+  EXPECT_EQ(server.queries(), 2) << "once over UDP, once over TCP";
 }
 
 TEST(DnsResolver, AnAnswerCutOffInsideARecordIsMalformed) {
