@@ -8,6 +8,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "tests/checker/register_zones.h"
+
 namespace raftkv::checker {
 
 namespace {
@@ -40,6 +42,7 @@ bool step(const Operation& op, State& state) {
 // operation takes out both its events, unlifting puts them back.
 struct Event {
   int op = -1;  // index into the key's operations
+  std::int64_t time = 0;
   bool is_call = true;
   Event* match = nullptr;  // call <-> return
   Event* prev = nullptr;
@@ -60,6 +63,17 @@ void unlift(Event* call) {
   if (ret->next != nullptr) ret->next->prev = ret;
   call->prev->next = call;
   call->next->prev = call;
+}
+
+// Of the blank calls that could be linearized next (those before the first
+// return in the list), the one whose return comes first.
+Event* earliest_deadline_blank(Event& head, int first_blank) {
+  Event* best = nullptr;
+  for (Event* event = head.next; event != nullptr && event->is_call; event = event->next) {
+    if (event->op < first_blank) continue;
+    if (best == nullptr || event->match->time < best->match->time) best = event;
+  }
+  return best;
 }
 
 struct Bits {
@@ -83,20 +97,19 @@ struct SeenHash {
   }
 };
 
-// The search for one key. `blanks` are unknown writes nobody observed:
-// interchangeable (each sets the register to a value nobody reads, and may
-// happen any time after its invocation), so only the earliest-invoked
-// unused one is ever tried -- which keeps them from multiplying the states.
+// The search for one key. `blanks` are writes whose value nobody reads or
+// compares against: each sets the register to a value that matters only as
+// "not what anyone expects", so they are interchangeable but for their
+// deadlines. Among the blanks that could go next, only the one with the
+// earliest deadline is tried (a linearization placing another there can
+// swap the two) -- which keeps them from multiplying the states.
 KeyVerdict check_key(const std::string& key, std::vector<Operation> ops, std::vector<Operation> blanks,
                      const CheckOptions& options, std::uint64_t& steps) {
   KeyVerdict verdict;
   verdict.key = key;
   verdict.operations = ops.size() + blanks.size();
   std::vector<Operation> shown = ops;  // as recorded, for the report
-  std::sort(blanks.begin(), blanks.end(),
-            [](const Operation& a, const Operation& b) { return a.invoke < b.invoke; });
   const int first_blank = static_cast<int>(ops.size());
-  int next_blank = first_blank;
   for (Operation& blank : blanks) {
     shown.push_back(blank);
     blank.value = std::string("\0a value nobody read", 20);
@@ -124,6 +137,7 @@ KeyVerdict check_key(const std::string& key, std::vector<Operation> ops, std::ve
     const auto& [time, is_return, op] = order[i];
     Event* event = &events[i];
     event->op = op;
+    event->time = time;
     event->is_call = is_return == 0;
     (event->is_call ? call_of : return_of)[static_cast<std::size_t>(op)] = event;
     event->prev = last;
@@ -138,7 +152,15 @@ KeyVerdict check_key(const std::string& key, std::vector<Operation> ops, std::ve
   struct Placed {
     Event* call;
     State state_before;
+    std::vector<Event*> absorbed;  // blanks placed just before it, in order
   };
+  // Without CASes on the key, the register's value matters only to reads,
+  // which can never see a blank's value: a blank is as well placed right
+  // before the next write (which overwrites it) as anywhere, so each write
+  // takes every blank that could go with it. (A CAS whose compare failed
+  // could need a blank's value to fail against, so then they are not.)
+  const bool absorb =
+      std::none_of(ops.begin(), ops.end(), [](const Operation& op) { return op.kind == OpKind::kCas; });
   std::vector<Placed> placed;
   std::unordered_set<Seen, SeenHash> seen;
   Bits linearized{std::vector<std::uint64_t>((static_cast<std::size_t>(n) + 63) / 64, 0)};
@@ -155,23 +177,31 @@ KeyVerdict check_key(const std::string& key, std::vector<Operation> ops, std::ve
       break;
     }
     if (event->is_call) {
-      if (event->op >= first_blank && event->op != next_blank) {
-        event = event->next;  // an earlier blank stands for this one
+      if (event->op >= first_blank && event != earliest_deadline_blank(head, first_blank)) {
+        event = event->next;  // another blank stands for this one
         continue;
       }
       State next = state;
       const Operation& op = ops[static_cast<std::size_t>(event->op)];
       if (step(op, next)) {
+        std::vector<Event*> absorbed;
+        if (absorb && op.kind == OpKind::kWrite && event->op < first_blank) {
+          for (Event* other = head.next; other != nullptr && other->is_call; other = other->next) {
+            if (other->op >= first_blank) absorbed.push_back(other);
+          }
+        }
         linearized.flip(event->op);
+        for (Event* blank : absorbed) linearized.flip(blank->op);
         if (seen.insert(Seen{linearized, next}).second) {
-          placed.push_back({event, state});
-          if (event->op >= first_blank) ++next_blank;
+          for (Event* blank : absorbed) lift(blank);
+          placed.push_back({event, state, std::move(absorbed)});
           state = std::move(next);
           lift(event);
           event = head.next;
           continue;
         }
         linearized.flip(event->op);
+        for (Event* blank : absorbed) linearized.flip(blank->op);
       }
       event = event->next;
       continue;
@@ -184,19 +214,26 @@ KeyVerdict check_key(const std::string& key, std::vector<Operation> ops, std::ve
       best_depth = placed.size();
       verdict.culprit = shown[static_cast<std::size_t>(event->op)];
       verdict.prefix.clear();
-      for (const Placed& p : placed) verdict.prefix.push_back(shown[static_cast<std::size_t>(p.call->op)]);
+      for (const Placed& p : placed) {
+        for (const Event* blank : p.absorbed)
+          verdict.prefix.push_back(shown[static_cast<std::size_t>(blank->op)]);
+        verdict.prefix.push_back(shown[static_cast<std::size_t>(p.call->op)]);
+      }
       verdict.state_after_prefix = state;
     }
     if (placed.empty()) {
       verdict.linearizable = false;
       break;
     }
-    Placed undo = placed.back();
+    Placed undo = std::move(placed.back());
     placed.pop_back();
-    if (undo.call->op >= first_blank) --next_blank;
     state = undo.state_before;
     linearized.flip(undo.call->op);
     unlift(undo.call);
+    for (auto blank = undo.absorbed.rbegin(); blank != undo.absorbed.rend(); ++blank) {
+      linearized.flip((*blank)->op);
+      unlift(*blank);
+    }
     event = undo.call->next;
   }
   steps += key_steps;
@@ -208,25 +245,23 @@ KeyVerdict check_key(const std::string& key, std::vector<Operation> ops, std::ve
   return verdict;
 }
 
-// The reductions described in the header: bounds the completion of each
-// observed unknown write or CAS by its first observer's, and moves the
-// unobserved ones out: writes to `unobserved_writes`, CASes to
-// `unobserved_cas`. "Observed" is strict: any operation that reads or
-// compares against the value. Values written more than once are left alone
-// (an observer could not tell which write it saw).
-std::vector<Operation> reduce_unknowns(std::vector<Operation> ops, std::vector<Operation>& unobserved_writes,
-                                       std::vector<Operation>& unobserved_cas) {
+// The reductions described in the header, and the blanks. Sorts `ops` into
+// what is searched as recorded (returned), writes whose value nobody reads
+// or compares against (`blanks`: definite ones, searched always;
+// `unknown_blanks`: unknown ones, searched only if needed), and unknown
+// CASes whose value nobody references (`unknown_cas`, likewise). Values
+// written more than once are left alone (an observer could not tell which
+// write it saw).
+std::vector<Operation> sort_operations(std::vector<Operation> ops, std::vector<Operation>& blanks,
+                                       std::vector<Operation>& unknown_blanks,
+                                       std::vector<Operation>& unknown_cas) {
   std::map<std::string, int> writers;
-  for (const Operation& op : ops) {
-    if (op.kind != OpKind::kRead && op.value) ++writers[*op.value];
-  }
   std::set<std::string> referenced;
-  for (const Operation& op : ops) {
-    if (op.kind == OpKind::kRead && op.observed) referenced.insert(*op.observed);
-    if (op.kind == OpKind::kCas && op.expected) referenced.insert(*op.expected);
-  }
   std::map<std::string, std::int64_t> first_observed;  // value -> earliest completion of an observer
   for (const Operation& op : ops) {
+    if (op.kind != OpKind::kRead && op.value) ++writers[*op.value];
+    if (op.kind == OpKind::kRead && op.observed) referenced.insert(*op.observed);
+    if (op.kind == OpKind::kCas && op.expected) referenced.insert(*op.expected);
     if (op.outcome != Outcome::kOk) continue;
     const State* seen = op.kind == OpKind::kRead                ? &op.observed
                         : op.kind == OpKind::kCas && op.swapped ? &op.expected
@@ -237,26 +272,31 @@ std::vector<Operation> reduce_unknowns(std::vector<Operation> ops, std::vector<O
   }
   std::vector<Operation> kept;
   for (Operation& op : ops) {
-    const bool unknown_write =
-        op.kind != OpKind::kRead && op.outcome == Outcome::kUnknown && op.value && writers[*op.value] == 1;
-    if (!unknown_write) {
+    const bool unique_write = op.kind != OpKind::kRead && op.value && writers[*op.value] == 1;
+    if (!unique_write) {
       kept.push_back(std::move(op));
       continue;
     }
+    const bool unknown = op.outcome == Outcome::kUnknown;
     if (!referenced.contains(*op.value)) {
-      (op.kind == OpKind::kWrite ? unobserved_writes : unobserved_cas).push_back(std::move(op));
+      if (op.kind == OpKind::kWrite) {
+        (unknown ? unknown_blanks : blanks).push_back(std::move(op));
+      } else if (unknown) {
+        unknown_cas.push_back(std::move(op));
+      } else {
+        kept.push_back(std::move(op));
+      }
       continue;
     }
     auto observed = first_observed.find(*op.value);
-    if (observed == first_observed.end()) {
-      kept.push_back(std::move(op));  // compared against, never seen written: searched as it is
-      continue;
+    if (observed != first_observed.end()) {
+      // Took effect before its first observer completed: its deadline is
+      // no later than that. (An unknown CAS observed as written swapped.)
+      const std::int64_t deadline = std::max(op.invoke, observed->second);
+      op.complete = unknown ? deadline : std::min(op.complete, deadline);
+      if (unknown && op.kind == OpKind::kCas) op.swapped = true;
+      op.outcome = Outcome::kOk;
     }
-    // Took effect by then: an operation with a known deadline. (An unknown
-    // CAS observed as written did swap.)
-    op.outcome = Outcome::kOk;
-    op.complete = std::max(op.invoke, observed->second);
-    if (op.kind == OpKind::kCas) op.swapped = true;
     kept.push_back(std::move(op));
   }
   return kept;
@@ -307,6 +347,10 @@ std::string Verdict::explain() const {
     if (key.linearizable) continue;
     text << "key " << key.key << ": not linearizable (" << key.operations << " operations)\n";
     text << "  no order explains " << (key.culprit ? describe(*key.culprit) : "?") << "\n";
+    if (!key.reason.empty()) {
+      text << "  " << key.reason << "\n";
+      continue;
+    }
     text << "  after the longest explainable prefix (" << key.prefix.size() << " operations) the value is "
          << quoted(key.state_after_prefix) << "; its last operations:\n";
     const std::size_t from = key.prefix.size() > 10 ? key.prefix.size() - 10 : 0;
@@ -324,14 +368,38 @@ Verdict check_linearizable(const History& history, const CheckOptions& options) 
   }
   Verdict verdict;
   for (auto& [key, ops] : by_key) {
-    std::vector<Operation> writes, cases;
-    std::vector<Operation> reduced = reduce_unknowns(std::move(ops), writes, cases);
-    KeyVerdict result = check_key(key, reduced, {}, options, verdict.steps);
-    if (!result.linearizable && !result.gave_up && !(writes.empty() && cases.empty())) {
-      reduced.insert(reduced.end(), cases.begin(), cases.end());
-      result = check_key(key, std::move(reduced), std::move(writes), options, verdict.steps);
+    const bool any_cas =
+        std::any_of(ops.begin(), ops.end(), [](const Operation& op) { return op.kind == OpKind::kCas; });
+    std::set<std::string> values;
+    const bool unique_values = std::all_of(ops.begin(), ops.end(), [&](const Operation& op) {
+      return op.kind == OpKind::kRead || values.insert(*op.value).second;
+    });
+    std::vector<Operation> blanks, unknown_blanks, unknown_cas;
+    std::vector<Operation> kept = sort_operations(std::move(ops), blanks, unknown_blanks, unknown_cas);
+    if (options.use_zones && !any_cas && unique_values) {
+      // Unknown writes nobody read can be left out exactly here: with no
+      // CAS, nothing could depend on them.
+      KeyVerdict result;
+      result.key = key;
+      result.operations = kept.size() + blanks.size() + unknown_blanks.size();
+      kept.insert(kept.end(), blanks.begin(), blanks.end());
+      if (std::optional<ZoneViolation> violation = find_zone_violation(kept)) {
+        result.linearizable = false;
+        result.culprit = violation->culprit;
+        result.reason = violation->reason;
+      }
+      verdict.steps += kept.size();
+      verdict.linearizable = verdict.linearizable && result.linearizable;
+      verdict.keys.push_back(std::move(result));
+      continue;
+    }
+    KeyVerdict result = check_key(key, kept, blanks, options, verdict.steps);
+    if (!result.linearizable && !result.gave_up && !(unknown_blanks.empty() && unknown_cas.empty())) {
+      kept.insert(kept.end(), unknown_cas.begin(), unknown_cas.end());
+      blanks.insert(blanks.end(), unknown_blanks.begin(), unknown_blanks.end());
+      result = check_key(key, std::move(kept), std::move(blanks), options, verdict.steps);
     } else {
-      result.operations += writes.size() + cases.size();
+      result.operations += unknown_blanks.size() + unknown_cas.size();
     }
     verdict.linearizable = verdict.linearizable && result.linearizable;
     verdict.complete = verdict.complete && !result.gave_up;

@@ -15,19 +15,25 @@
 // Unknown outcomes are what make the search explode (each may stay pending
 // to the end), so two reductions come first, both exact when every write
 // writes a value of its own (the harness and the simulation make them so):
-// - an unknown write or CAS whose value somebody observed (an ok read of
-//   it, a CAS that swapped on it) took effect before that observer
-//   completed: its completion is moved there;
+// - a write or CAS whose value somebody observed (an ok read of it, a CAS
+//   that swapped on it) took effect before that observer completed: its
+//   completion is moved there if later (for an unknown one, from infinity);
 // - one whose value nobody reads or compares against is left out. A
 //   linearization without it is one with it placed last, so "linearizable"
 //   stays exact; if the reduced history is not, the search runs again with
-//   them (such a write could explain a CAS whose compare failed). The
-//   writes among them are interchangeable -- each sets a value nobody
-//   reads, any time after its invocation -- so the search tries only the
-//   earliest unused one, and they add states linearly, not exponentially.
+//   them (such a write could explain a CAS whose compare failed).
+// And any write whose value nobody reads or compares against (a "blank")
+// only ever sets the register to "not what anyone expects": blanks are
+// interchangeable but for their deadlines, so of those that could go next
+// the search tries only the one due first. Without this, every long
+// unobserved write (one held up by a partition) would double the states.
+//
+// Keys without CAS are decided exactly and fast by Gibbons and Korach's
+// zones instead (register_zones.h); the search is for keys with CAS.
 //
 // A violation names the key, the operation that no order can explain, and
-// the longest explainable prefix before it, so that a person can see why.
+// the longest explainable prefix before it (or, from the zones, the two
+// values whose reads could not be ordered), so that a person can see why.
 
 #include <chrono>
 #include <cstdint>
@@ -50,6 +56,7 @@ struct KeyVerdict {
   std::optional<Operation> culprit;
   std::vector<Operation> prefix;
   std::optional<std::string> state_after_prefix;
+  std::string reason;  // from the zone check, which finds no prefix
 };
 
 struct Verdict {
@@ -66,6 +73,9 @@ struct CheckOptions {
   // A search that takes more steps than this for one key gives up (and says
   // so) rather than run for ever on a pathological history.
   std::uint64_t max_steps_per_key = 50'000'000;
+  // Keys with reads and writes only (no CAS) are decided by the zone check
+  // (register_zones.h) in O(n log n); false forces the search (tests).
+  bool use_zones = true;
 };
 
 Verdict check_linearizable(const History& history, const CheckOptions& options = {});

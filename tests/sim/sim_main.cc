@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  std::uint64_t runs = 0, steps = 0, crashes = 0, partitions = 0, committed = 0, reads = 0;
+  std::uint64_t runs = 0, steps = 0, crashes = 0, partitions = 0, committed = 0, reads = 0,
+                client_operations = 0;
   std::uint64_t snapshots_taken = 0, snapshots_installed = 0, snapshots_damaged = 0;
   std::uint64_t slowest_liveness = 0;
   double next_progress = 60;
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
     partitions += result.partitions;
     committed += result.committed_entries;
     reads += result.reads_served;
+    client_operations += result.client_operations;
     snapshots_taken += result.snapshots_taken;
     snapshots_installed += result.snapshots_installed;
     snapshots_damaged += result.snapshots_damaged;
@@ -135,8 +137,8 @@ int main(int argc, char** argv) {
   std::cout << "raft_sim: " << runs << " seeds passed (" << first << ".." << first + runs - 1 << ") in "
             << elapsed() << " s: " << steps << " steps, " << crashes << " crashes, " << partitions
             << " partitions, " << committed << " committed entries, " << reads << " linearizable reads, "
-            << snapshots_taken << " snapshots taken, " << snapshots_installed << " installed by followers ("
-            << snapshots_damaged
+            << client_operations << " client operations checked for linearizability, " << snapshots_taken
+            << " snapshots taken, " << snapshots_installed << " installed by followers (" << snapshots_damaged
             << " arrived damaged and were fetched again); slowest recovery after healing " << slowest_liveness
             << " time units\n";
   return 0;

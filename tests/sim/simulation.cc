@@ -7,6 +7,7 @@
 #include "raft/in_memory_snapshot_store.h"
 #include "raft/in_memory_storage.h"
 #include "raft/snapshot_file.h"
+#include "tests/checker/linearizability.h"
 
 namespace raft::sim {
 
@@ -183,6 +184,18 @@ SimulationResult Simulation::run() {
     }
   }
   result_.committed_entries = checker_.committed_count();
+  if (!checker_.violation()) {
+    // What the clients saw must be explainable by one order of operations.
+    const raftkv::checker::History h = history_.finish();
+    if (getenv("DUMP_HISTORY"))
+      for (const auto& op : h) std::cerr << raftkv::checker::describe(op) << "\n";
+    const raftkv::checker::Verdict verdict = raftkv::checker::check_linearizable(h);
+    result_.client_operations = history_.size();
+    if (!verdict.linearizable) {
+      checker_.fail_with("Linearizability of the clients' history (" + std::to_string(history_.size()) +
+                         " operations):\n" + verdict.explain());
+    }
+  }
   if (checker_.violation()) {
     result_.failure = *checker_.violation();
   } else if (!recovered) {
@@ -240,7 +253,13 @@ void Simulation::feed(Node& node, Input input) {
   } else if (std::holds_alternative<Tick>(input)) {
     core.tick();
   } else if (auto* propose = std::get_if<Propose>(&input)) {
-    (void)core.propose(propose->command);  // a follower refuses; the client moves on
+    // A follower refuses; the client moves on.
+    const Result<ProposalTicket> ticket = core.propose(propose->command);
+    if (ticket.ok()) {
+      history_.write_accepted(propose->write, node.id, ticket.value().index, ticket.value().term);
+    } else {
+      history_.write_refused(propose->write, now_);
+    }
   } else if (auto* read = std::get_if<Read>(&input)) {
     node.reads[read->id] = checker_.highest_committed();
     core.read_index(read->id);
@@ -300,6 +319,7 @@ void Simulation::complete_disk_write(Node& node) {
     node.machine.push_back(entry);
   }
   for (const ReadState& read : ready.read_states) {
+    history_.read_point(node.id, read.request_id, read.ok, read.index, now_);
     auto it = node.reads.find(read.request_id);
     if (it == node.reads.end()) continue;
     if (read.ok) {
@@ -308,6 +328,7 @@ void Simulation::complete_disk_write(Node& node) {
     }
     node.reads.erase(it);
   }
+  history_.applied(node.id, node.machine, now_);
   node.core->advance(ready);
   for (const auto& [index, intact] : received) node.core->snapshot_received(index, intact);
   maybe_take_snapshot(node);
@@ -464,6 +485,7 @@ void Simulation::crash(Node& node) {
   node.receiving.reset();
   node.waiting.clear();
   node.reads.clear();
+  history_.crashed(node.id);
   node.was_leader = false;
   ++node.epoch;
 }
@@ -540,10 +562,15 @@ void Simulation::client_request() {
   Node* target = live_leader();
   if (target == nullptr || random_.chance(0.2)) target = nodes_[random_.uniform(0, nodes_.size())].get();
   if (!target->core) return;
+  // A few keys, so that reads and writes of one key often overlap.
+  const std::string key = "k" + std::to_string(random_.uniform(0, 3));
   if (random_.chance(0.25)) {
-    deliver(*target, Read{target->next_read_id++});
+    const std::uint64_t id = target->next_read_id++;
+    history_.invoke_read(target->id, id, key, now_);
+    deliver(*target, Read{id});
   } else {
-    deliver(*target, Propose{"cmd-" + std::to_string(++commands_)});
+    auto [write, command] = history_.invoke_write(target->id, key, now_);
+    deliver(*target, Propose{std::move(command), write});
   }
 }
 

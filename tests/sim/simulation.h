@@ -20,6 +20,7 @@
 
 #include "raft/core.h"
 #include "raft/random.h"
+#include "tests/sim/client_history.h"
 #include "tests/sim/safety_checker.h"
 
 namespace raft::sim {
@@ -48,6 +49,7 @@ struct SimulationResult {
   std::uint64_t partitions = 0;
   std::size_t committed_entries = 0;
   std::uint64_t reads_served = 0;
+  std::size_t client_operations = 0;  // checked for linearizability
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;
   std::uint64_t snapshots_damaged = 0;
@@ -65,6 +67,7 @@ class Simulation {
   struct Tick {};
   struct Propose {
     std::string command;
+    std::size_t write;  // in history_
   };
   struct Read {
     std::uint64_t id;
@@ -112,6 +115,7 @@ class Simulation {
   SimulationOptions options_;
   DeterministicRandom random_;
   SafetyChecker checker_;
+  ClientHistory history_;  // what the clients saw, for the linearizability checker
   std::vector<std::unique_ptr<Node>> nodes_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::uint64_t now_ = 0;
@@ -133,7 +137,6 @@ class Simulation {
   Index compaction_margin_ = 0;
   double damage_rate_ = 0;
   bool healing_ = false;
-  std::uint64_t commands_ = 0;
   SimulationResult result_;
 };
 
