@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
   auto transport = std::make_shared<raft::GrpcTransport>(transport_options);
   if (raft::Status listening = transport->listen(); !listening.ok())
     return fail(1, listening.error().message);
+  // Members first, so that a peer connecting before Raft starts is not
+  // refused as a stranger.
+  transport->set_peers(directory->peers()->discover().value());
 
   raft::ServerOptions options;
   options.core.id = config.id;

@@ -7,13 +7,11 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/dnsmasq.h"
 #include "tests/integration/free_port.h"
+#include "tests/integration/read_file.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
@@ -25,17 +23,11 @@ using raft::testing::ChildProcess;
 using raft::testing::Dnsmasq;
 using raft::testing::eventually;
 using raft::testing::free_port;
+using raft::testing::read_file;
 using raft::testing::TemporaryDirectory;
 
 constexpr int kMembers = 5;
 constexpr char kZone[] = "raftkv.test";
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::string host_of(int id) {
   return "node-" + std::to_string(id - 1) + "." + kZone;  // member 1 is node-0

@@ -10,12 +10,12 @@
 #include <condition_variable>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/free_port.h"
+#include "tests/integration/read_file.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
@@ -25,14 +25,8 @@ namespace {
 using namespace std::chrono_literals;
 using raft::testing::ChildProcess;
 using raft::testing::free_port;
+using raft::testing::read_file;
 using raft::testing::TemporaryDirectory;
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // Runs raftkvd with `arguments`, its output to `log`.
 std::unique_ptr<ChildProcess> raftkvd(const std::string& arguments, const std::string& log) {

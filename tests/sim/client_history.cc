@@ -25,15 +25,21 @@ std::string ClientHistory::write_command(const std::string& key, const std::stri
   return "w " + key + " " + value;
 }
 
-std::pair<std::size_t, std::string> ClientHistory::invoke_write(NodeId node, const std::string& key,
-                                                                std::uint64_t now) {
+raftkv::checker::Operation& ClientHistory::invoke(NodeId node, OpKind kind, const std::string& key,
+                                                  std::uint64_t now) {
   raftkv::checker::Operation& op = operations_.emplace_back();
   op.id = operations_.size();
   op.client = node;
-  op.kind = OpKind::kWrite;
+  op.kind = kind;
   op.key = key;
-  op.value = "v" + std::to_string(++values_);
   op.invoke = static_cast<std::int64_t>(now);
+  return op;
+}
+
+std::pair<std::size_t, std::string> ClientHistory::invoke_write(NodeId node, const std::string& key,
+                                                                std::uint64_t now) {
+  raftkv::checker::Operation& op = invoke(node, OpKind::kWrite, key, now);
+  op.value = "v" + std::to_string(++values_);
   return {operations_.size() - 1, write_command(key, *op.value)};
 }
 

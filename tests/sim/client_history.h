@@ -59,6 +59,9 @@ class ClientHistory {
     bool has_point = false;
   };
 
+  raftkv::checker::Operation& invoke(NodeId node, raftkv::checker::OpKind kind, const std::string& key,
+                                     std::uint64_t now);
+
   std::vector<raftkv::checker::Operation> operations_;
   std::uint64_t values_ = 0;
   std::map<NodeId, std::vector<PendingWrite>> writes_;
