@@ -50,11 +50,6 @@ Result<std::vector<Peer>> DnsDiscovery::discover() {
   return members_locked();
 }
 
-std::vector<std::string> DnsDiscovery::ordered_addresses() const {
-  std::lock_guard lock(mutex_);
-  return ordered_;
-}
-
 DiscoveryWatch DnsDiscovery::watch(Listener listener) {
   std::lock_guard lock(listeners_mutex_);
   // The current members first: a change between the caller's discover()
@@ -100,7 +95,6 @@ bool DnsDiscovery::resolve_now() {
     return false;
   }
   std::map<NodeId, std::string> found;
-  std::vector<std::string> ordered;
   bool every_target_resolved = true;
   for (const SrvRecord& record : records.records) {
     const std::optional<NodeId> id = member_of_target(record.target);
@@ -127,7 +121,6 @@ bool DnsDiscovery::resolve_now() {
       continue;
     }
     found[*id] = join_host_port(addresses.records.front(), record.port);
-    ordered.push_back(found[*id]);
   }
 
   std::vector<Peer> members;
@@ -147,7 +140,6 @@ bool DnsDiscovery::resolve_now() {
       known = address;
       changed = true;
     }
-    ordered_ = std::move(ordered);
     members = members_locked();
   }
   if (changed) {

@@ -72,10 +72,6 @@ class DnsDiscovery final : public Discovery {
   void start();
   void stop();
 
-  // The SRV records of the last successful lookup, in RFC 2782 order, with
-  // the address found for each target (for clients picking endpoints).
-  std::vector<std::string> ordered_addresses() const;
-
  private:
   DnsDiscovery(DnsDiscoveryOptions options, std::unique_ptr<DnsResolver> resolver);
   void run();
@@ -89,7 +85,6 @@ class DnsDiscovery final : public Discovery {
 
   mutable std::mutex mutex_;
   std::map<NodeId, std::string> addresses_;
-  std::vector<std::string> ordered_;
   DnsFailure last_failure_ = DnsFailure::kNone;
   bool resolved_ = false;         // a lookup has succeeded
   std::set<std::string> warned_;  // odd records already logged
