@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "kvstore/leader_routing.h"
+
 namespace kv {
 
 namespace api = raftkv::api;
@@ -103,11 +105,7 @@ grpc::Status AdminService::TransferLeadership(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the target member id is missing");
   }
   // Mid-election, wait (a little) for the outcome rather than refuse.
-  const auto wait =
-      std::min(context->deadline() - std::chrono::system_clock::now(),
-               std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.leader_wait));
-  server_.wait_for_leader(std::chrono::steady_clock::now() + wait);
-  const raft::ServerStatus status = server_.status();
+  const raft::ServerStatus status = status_with_leader(server_, context->deadline(), options_.leader_wait);
   if (status.role != raft::Role::kLeader) {
     const std::string leader_address = client_address(status.leader);
     if (status.leader == raft::kNoNode || leader_address.empty()) {
@@ -115,14 +113,14 @@ grpc::Status AdminService::TransferLeadership(grpc::ServerContext* context,
           grpc::StatusCode::UNAVAILABLE,
           "no leader is known to hand leadership over (an election may be under way), retry shortly");
     }
-    if (context->client_metadata().count("raftkv-forwarded") > 0) {
+    if (forwarded(context)) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "member " + std::to_string(options_.member_id) + " is not the leader either");
     }
     auto stub = api::Admin::NewStub(grpc::CreateChannel(leader_address, grpc::InsecureChannelCredentials()));
     grpc::ClientContext client;
     client.set_deadline(context->deadline());
-    client.AddMetadata("raftkv-forwarded", "1");
+    mark_forwarded(client);
     return stub->TransferLeadership(&client, *request, response);
   }
   const raft::Status transferred = server_.transfer_leadership(request->target()).get();

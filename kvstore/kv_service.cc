@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "kvstore/leader_routing.h"
+
 namespace kv {
 
 namespace api = raftkv::api;
@@ -9,16 +11,8 @@ using Clock = std::chrono::system_clock;
 
 namespace {
 
-// Marks a request a follower forwarded, so that it is never forwarded again
-// (two members that disagree about the leader must not bounce it forever).
-constexpr char kForwardedHeader[] = "raftkv-forwarded";
-
 grpc::Status invalid(const std::string& why) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
-}
-
-bool forwarded(const grpc::ServerContext* context) {
-  return context->client_metadata().count(kForwardedHeader) > 0;
 }
 
 // The request as a command, for checking and proposing.
@@ -78,15 +72,6 @@ KvService::~KvService() = default;
 Clock::time_point KvService::deadline_of(const grpc::ServerContext* context) const {
   const Clock::time_point fallback = Clock::now() + options_.default_timeout;
   return std::min(context->deadline(), fallback);
-}
-
-raft::ServerStatus KvService::status_with_leader(const grpc::ServerContext* context) const {
-  raft::ServerStatus status = server_.status();
-  if (status.leader != raft::kNoNode) return status;
-  const auto wait = std::min(deadline_of(context) - Clock::now(),
-                             std::chrono::duration_cast<Clock::duration>(options_.leader_wait));
-  server_.wait_for_leader(std::chrono::steady_clock::now() + wait);
-  return server_.status();
 }
 
 grpc::Status KvService::unavailable(const std::string& why) const {
@@ -161,7 +146,7 @@ std::optional<grpc::Status> forward_if_follower(const raft::ServerStatus& status
   }
   grpc::ClientContext client;
   client.set_deadline(context->deadline());
-  client.AddMetadata(kForwardedHeader, "1");
+  mark_forwarded(client);
   grpc::Status status_of_forward = forward(client, leader_address);
   if (status_of_forward.error_code() == grpc::StatusCode::UNAVAILABLE) {
     // Say where the request went: the leader may be gone, or unreachable.
@@ -179,7 +164,7 @@ grpc::Status KvService::handle_write(grpc::ServerContext* context, const Request
                                      Forward&& forward, Take&& take) {
   pb::Command command = command_of(request);
   if (std::string problem = Store::problem_with(command); !problem.empty()) return invalid(problem);
-  const raft::ServerStatus member = status_with_leader(context);
+  const raft::ServerStatus member = status_with_leader(server_, deadline_of(context), options_.leader_wait);
   if (auto done = forward_if_follower(member, client_address(member.leader), context,
                                       [&](grpc::ClientContext& client, const std::string& address) {
                                         return forward(forwarder_->stub(address), client);
@@ -239,7 +224,7 @@ grpc::Status KvService::Range(grpc::ServerContext* context, const api::RangeRequ
   }
   if (request->limit() < 0) return invalid("the limit is negative");
   if (!request->serializable()) {
-    status_with_leader(context);
+    status_with_leader(server_, deadline_of(context), options_.leader_wait);
     // Linearizable (§6.4): the leader confirms a read point, this member
     // applies up to it, then the local store answers.
     std::future<raft::Result<raft::Index>> read_point = server_.read_index();

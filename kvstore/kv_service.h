@@ -74,9 +74,6 @@ class KvService final : public raftkv::api::KV::Service {
   // Proposes `command` and returns the applied result.
   grpc::Status write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result);
   grpc::Status unavailable(const std::string& why) const;
-  // This member's status once it knows a leader, or when leader_wait (or
-  // the deadline) has passed without one.
-  raft::ServerStatus status_with_leader(const grpc::ServerContext* context) const;
   void fill(raftkv::api::ResponseHeader& header, raft::Index revision) const;
   std::chrono::system_clock::time_point deadline_of(const grpc::ServerContext* context) const;
 

@@ -1,0 +1,41 @@
+#pragma once
+// How a member's client services (KV and Admin) route a request around the
+// leader: they wait a little for one when an election is under way, and
+// mark what they forward to it, so that a forwarded request is never
+// forwarded again (two members that disagree about the leader must not
+// bounce it forever).
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "raft/server.h"
+
+namespace kv {
+
+inline constexpr char kForwardedHeader[] = "raftkv-forwarded";
+
+inline bool forwarded(const grpc::ServerContext* context) {
+  return context->client_metadata().count(kForwardedHeader) > 0;
+}
+
+// Marks `client` as a forwarded request.
+inline void mark_forwarded(grpc::ClientContext& client) {
+  client.AddMetadata(kForwardedHeader, "1");
+}
+
+// `server`'s status once it knows a leader, or once `wait` or `deadline`,
+// whichever comes first, has passed without one.
+inline raft::ServerStatus status_with_leader(const raft::Server& server,
+                                             std::chrono::system_clock::time_point deadline,
+                                             std::chrono::milliseconds wait) {
+  const raft::ServerStatus status = server.status();
+  if (status.leader != raft::kNoNode) return status;
+  const auto longest = std::min(deadline - std::chrono::system_clock::now(),
+                                std::chrono::duration_cast<std::chrono::system_clock::duration>(wait));
+  server.wait_for_leader(std::chrono::steady_clock::now() + longest);
+  return server.status();
+}
+
+}  // namespace kv
