@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "raft/dns_discovery.h"
+#include "raft/fnv1a.h"
 
 namespace raftkv {
 
@@ -89,12 +90,9 @@ std::optional<std::string> problem_with(const CLI::App& app, DaemonConfig& confi
 }  // namespace
 
 std::uint64_t cluster_id_of_token(const std::string& token) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (const unsigned char byte : token) {
-    hash ^= byte;
-    hash *= 1099511628211ull;
-  }
-  return hash == 0 ? 1 : hash;
+  raft::Fnv1a64 hash;
+  hash.add(token);
+  return hash.value() == 0 ? 1 : hash.value();
 }
 
 std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& config) {

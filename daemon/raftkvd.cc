@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
   kv_options.leader_wait = config.election_ticks * options.tick_interval * 2;  // the longest election timeout
   kv::KvService kv_service(kv_options, server, *node.store());
   kv::AdminService admin_service(
-      kv::AdminServiceOptions{config.cluster_id, config.id, config.data_dir, kv_options.leader_wait}, server);
+      kv::AdminServiceOptions{config.cluster_id, config.id, config.data_dir, kv_options.leader_wait}, server,
+      *node.store());
   admin_service.set_members(directory->members());
   directory->on_change([&] {
     kv_service.set_client_addresses(directory->client_addresses());

@@ -23,8 +23,8 @@ std::uint64_t directory_bytes(const std::string& directory) {
 
 }  // namespace
 
-AdminService::AdminService(AdminServiceOptions options, raft::Server& server)
-    : options_(std::move(options)), server_(server) {}
+AdminService::AdminService(AdminServiceOptions options, raft::Server& server, const Store& store)
+    : options_(std::move(options)), server_(server), store_(store) {}
 
 void AdminService::set_members(std::vector<api::Member> members) {
   std::lock_guard lock(members_mutex_);
@@ -46,7 +46,7 @@ void AdminService::fill(api::ResponseHeader& header, const raft::ServerStatus& s
   header.set_revision(status.applied_index);
 }
 
-grpc::Status AdminService::Status(grpc::ServerContext*, const api::StatusRequest*,
+grpc::Status AdminService::Status(grpc::ServerContext*, const api::StatusRequest* request,
                                   api::StatusResponse* response) {
   const raft::ServerStatus status = server_.status();
   fill(*response->mutable_header(), status);
@@ -64,6 +64,14 @@ grpc::Status AdminService::Status(grpc::ServerContext*, const api::StatusRequest
     peer->set_match_index(follower.match_index);
     peer->set_next_index(follower.next_index);
     peer->set_mode(std::string(raft::to_string(follower.mode)));
+  }
+  if (request->with_state_digest()) {
+    const raft::Result<Store::Digest> digest = store_.digest();
+    if (!digest.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, digest.error().to_string());
+    api::StateDigest* state = response->mutable_state();
+    state->set_applied_index(digest.value().applied_index);
+    state->set_digest(digest.value().digest);
+    state->set_keys(digest.value().keys);
   }
   return grpc::Status::OK;
 }

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "kvstore/store.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/server.h"
 
@@ -23,7 +24,8 @@ struct AdminServiceOptions {
 
 class AdminService final : public raftkv::api::Admin::Service {
  public:
-  AdminService(AdminServiceOptions options, raft::Server& server);
+  // `store` is digested on request (StatusRequest.with_state_digest).
+  AdminService(AdminServiceOptions options, raft::Server& server, const Store& store);
 
   // Every member's addresses, as discovery knows them.
   void set_members(std::vector<raftkv::api::Member> members);
@@ -44,6 +46,7 @@ class AdminService final : public raftkv::api::Admin::Service {
 
   const AdminServiceOptions options_;
   raft::Server& server_;
+  const Store& store_;
   mutable std::mutex members_mutex_;
   std::vector<raftkv::api::Member> members_;
 };

@@ -86,6 +86,11 @@ grpc::Status KvService::unavailable(const std::string& why) const {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, message);
 }
 
+grpc::Status KvService::not_applied(grpc::ServerContext* context, const std::string& why) const {
+  context->AddTrailingMetadata(kNotAppliedTrailer, "1");
+  return unavailable(why);
+}
+
 void KvService::fill(api::ResponseHeader& header, raft::Index revision) const {
   header.set_cluster_id(options_.cluster_id);
   header.set_member_id(options_.member_id);
@@ -122,7 +127,10 @@ grpc::Status KvService::write(grpc::ServerContext* context, pb::Command command,
       case raft::ErrorCode::kTimeout:
         return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, applied.error().message);
       case raft::ErrorCode::kProposalDropped:
-        return unavailable("the write was lost to a leader change and not applied");
+        return not_applied(context, "the write was lost to a leader change and not applied");
+      case raft::ErrorCode::kNotLeader:
+      case raft::ErrorCode::kLeadershipTransfer:
+        return not_applied(context, "the write was not proposed: " + applied.error().message);
       default: return unavailable(applied.error().message);
     }
   }
@@ -149,6 +157,11 @@ std::optional<grpc::Status> forward_if_follower(const raft::ServerStatus& status
   mark_forwarded(client);
   grpc::Status status_of_forward = forward(client, leader_address);
   if (status_of_forward.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // Only the leader's own answer can say the write did not apply; a
+    // failure on the way leaves it unknown.
+    if (client.GetServerTrailingMetadata().count(kNotAppliedTrailer) > 0) {
+      context->AddTrailingMetadata(kNotAppliedTrailer, "1");
+    }
     // Say where the request went: the leader may be gone, or unreachable.
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "forwarded to the leader, member " + std::to_string(status.leader) + " at " +

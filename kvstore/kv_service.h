@@ -15,6 +15,11 @@
 //   outcome is unknown at the deadline, FAILED_PRECONDITION for a
 //   transaction whose compares failed and that has no failure branch,
 //   RESOURCE_EXHAUSTED when too many requests are in flight.
+// - A write refused with UNAVAILABLE is certainly not applied only when the
+//   answer carries the trailer kNotAppliedTrailer: the member refused it
+//   before proposing, or its entry lost to another leader's. Without it
+//   (a connection that broke, a member stopping, a forward that failed on
+//   the way) the outcome is unknown, like DEADLINE_EXCEEDED's.
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +33,9 @@
 #include "raft/server.h"
 
 namespace kv {
+
+// Trailing metadata on an UNAVAILABLE write that certainly did not apply.
+inline constexpr char kNotAppliedTrailer[] = "raftkv-not-applied";
 
 struct KvServiceOptions {
   std::uint64_t cluster_id = 0;
@@ -74,6 +82,8 @@ class KvService final : public raftkv::api::KV::Service {
   // Proposes `command` and returns the applied result.
   grpc::Status write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result);
   grpc::Status unavailable(const std::string& why) const;
+  // unavailable(why), marked as certainly not applied.
+  grpc::Status not_applied(grpc::ServerContext* context, const std::string& why) const;
   void fill(raftkv::api::ResponseHeader& header, raft::Index revision) const;
   std::chrono::system_clock::time_point deadline_of(const grpc::ServerContext* context) const;
 

@@ -69,6 +69,16 @@ class Store final : public raft::StateMachine {
 
   // The current value of `key`, if any.
   raft::Result<std::optional<pb::StoredValue>> get(std::string_view key) const;
+  // A digest of the whole state (user keys, sessions, cluster time, applied
+  // index) read from one RocksDB snapshot: members that applied the same
+  // commands have equal digests at equal applied indexes.
+  struct Digest {
+    raft::Index applied_index = 0;
+    std::uint64_t digest = 0;
+    std::uint64_t keys = 0;  // user keys
+  };
+  raft::Result<Digest> digest() const;
+
   // Every key and value, in key order (for tests and checks of small stores).
   raft::Result<std::vector<std::pair<std::string, pb::StoredValue>>> all() const;
 

@@ -6,6 +6,7 @@
 
 #include "kvstore/store.h"
 #include "kvstore/store_keys.h"
+#include "raft/fnv1a.h"
 
 namespace kv {
 
@@ -63,6 +64,42 @@ Result<api::RangeResponse> Store::range(const api::RangeRequest& request) const 
   }
   if (!it->status().ok()) return fault("cannot read: " + it->status().ToString());
   return response;
+}
+
+Result<Store::Digest> Store::digest() const {
+  const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Release() { db->ReleaseSnapshot(snapshot); }
+  } release{db_.get(), snapshot};
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+
+  Digest digest;
+  raft::Fnv1a64 hash;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, family.get()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    const std::optional<std::string_view> payload = record::open({it->value().data(), it->value().size()});
+    if (!payload) return fault("the record of key " + it->key().ToString(true) + " is corrupt");
+    // Lengths first, so that ("ab", "c") and ("a", "bc") differ.
+    hash.add(record::big_endian(key.size(), 8));
+    hash.add(key);
+    hash.add(record::big_endian(payload->size(), 8));
+    hash.add(*payload);
+    if (key == keys::kApplied) {
+      const std::optional<std::uint64_t> index = record::from_big_endian(*payload, 8);
+      if (!index) return fault("applied index record is corrupt");
+      digest.applied_index = *index;
+    } else if (!key.empty() && key[0] == keys::kDataPrefix) {
+      ++digest.keys;
+    }
+  }
+  if (!it->status().ok()) return fault("cannot read: " + it->status().ToString());
+  digest.digest = hash.value();
+  return digest;
 }
 
 }  // namespace kv

@@ -79,7 +79,8 @@ class ThreeMembers : public ::testing::Test {
       builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
       builder.RegisterService(member.service.get());
       member.admin = std::make_unique<AdminService>(
-          AdminServiceOptions{kCluster, id, root_.sub("node-" + std::to_string(id))}, *member.server);
+          AdminServiceOptions{kCluster, id, root_.sub("node-" + std::to_string(id))}, *member.server,
+          *member.storage->store());
       builder.RegisterService(member.admin.get());
       member.client_server = builder.BuildAndStart();
       ASSERT_NE(port, 0);
@@ -266,6 +267,60 @@ TEST_F(ThreeMembers, AMinorityCannotWriteButStillAnswersSerializableReads) {
   EXPECT_EQ(range.kvs(0).value(), "x");
   const grpc::Status linearizable = get(survivor, "before", &range);
   EXPECT_FALSE(linearizable.ok()) << "a linearizable read needs a majority";
+}
+
+TEST_F(ThreeMembers, AWriteRefusedBeforeItWasProposedSaysItWasNotApplied) {
+  const raft::NodeId first = leader();
+  ASSERT_NE(first, raft::kNoNode);
+  const raft::NodeId survivor = first % 3 + 1;  // a follower
+  for (raft::NodeId id = 1; id <= 3; ++id) {
+    if (id != survivor) stop(id);
+  }
+  // Once the survivor's election timeout passes it knows no leader, and a
+  // write can only be refused, before any proposal.
+  ASSERT_TRUE(raft::testing::eventually(
+      [&] { return members_[survivor].server->status().leader == raft::kNoNode; }, 5s));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  api::PutRequest request;
+  request.set_key("k");
+  request.set_value("v");
+  api::PutResponse response;
+  const grpc::Status refused = client(survivor)->Put(&context, request, &response);
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_EQ(context.GetServerTrailingMetadata().count(kNotAppliedTrailer), 1u) << refused.error_message();
+}
+
+TEST_F(ThreeMembers, MembersThatAppliedTheSameLogHaveTheSameStateDigest) {
+  ASSERT_NE(leader(), raft::kNoNode);
+  for (int i = 0; i < 50; ++i) {
+    api::PutResponse response;
+    ASSERT_TRUE(put(static_cast<raft::NodeId>(i % 3 + 1), "key-" + std::to_string(i % 7), std::to_string(i),
+                    &response)
+                    .ok());
+  }
+  std::map<raft::NodeId, api::StateDigest> digests;
+  EXPECT_TRUE(raft::testing::eventually([&] {
+    for (raft::NodeId id = 1; id <= 3; ++id) {
+      grpc::ClientContext context;
+      api::StatusRequest request;
+      request.set_with_state_digest(true);
+      api::StatusResponse status;
+      if (!admin(id)->Status(&context, request, &status).ok()) return false;
+      digests[id] = status.state();
+    }
+    return digests[1].applied_index() == digests[2].applied_index() &&
+           digests[2].applied_index() == digests[3].applied_index();
+  }));
+  EXPECT_EQ(digests[1].keys(), 7u);
+  EXPECT_EQ(digests[1].digest(), digests[2].digest());
+  EXPECT_EQ(digests[2].digest(), digests[3].digest());
+  EXPECT_NE(digests[1].digest(), 0u);
+
+  grpc::ClientContext context;
+  api::StatusResponse plain;
+  ASSERT_TRUE(admin(1)->Status(&context, api::StatusRequest(), &plain).ok());
+  EXPECT_FALSE(plain.has_state()) << "digested only when asked";
 }
 
 TEST_F(ThreeMembers, StatusHealthAndMembersDescribeTheCluster) {

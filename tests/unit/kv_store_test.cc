@@ -119,8 +119,39 @@ TEST(KvStore, ASnapshotRestoresAnotherStoreToTheSameState) {
     EXPECT_EQ(restored[i].second.SerializeAsString(), expected[i].second.SerializeAsString());
   }
   EXPECT_FALSE(target->get("only-in-target").value().has_value());
+  EXPECT_EQ(target->digest().value().digest, source->digest().value().digest) << "the same state";
   target.reset();
   EXPECT_EQ(open_store(directory.sub("b"))->applied_index(), 3001u) << "the restore is durable";
+}
+
+TEST(KvStore, TheDigestIsEqualForEqualHistoriesAndTellsAnyDifference) {
+  TemporaryDirectory directory;
+  auto first = open_store(directory.sub("a"));
+  auto second = open_store(directory.sub("b"));
+  for (Index i = 1; i <= 100; ++i) {
+    const std::string command =
+        i % 10 == 0 ? del("k" + std::to_string(i - 5)) : put("k" + std::to_string(i), "v");
+    apply(*first, i, command);
+    apply(*second, i, command);
+  }
+  const Store::Digest a = first->digest().value();
+  EXPECT_EQ(a.applied_index, 100u);
+  EXPECT_EQ(a.keys, 80u);  // 90 puts, 10 of their keys deleted
+  EXPECT_EQ(second->digest().value().digest, a.digest);
+
+  // The same keys with one value different, and the same state one index on.
+  auto third = open_store(directory.sub("c"));
+  for (Index i = 1; i <= 100; ++i) {
+    const std::string command = i % 10 == 0 ? del("k" + std::to_string(i - 5))
+                                : i == 42   ? put("k42", "w")
+                                            : put("k" + std::to_string(i), "v");
+    apply(*third, i, command);
+  }
+  EXPECT_EQ(third->digest().value().keys, a.keys);
+  EXPECT_NE(third->digest().value().digest, a.digest);
+  apply(*second, 101, del("no-such-key"));
+  EXPECT_NE(second->digest().value().digest, a.digest) << "the applied index is part of the state";
+  EXPECT_EQ(second->digest().value().applied_index, 101u);
 }
 
 TEST(KvStore, AViewIsFrozenAtItsIndexWhileTheStoreMovesOn) {
