@@ -13,6 +13,9 @@ packages=(
   # Tests: a real DNS server (dnsmasq-base: the binary, no system service
   # taking port 53) and the deploy/ recipes' offline checks.
   dnsmasq-base yamllint systemd
+  # The fault harness (tests/fault): network namespaces, veth pairs and a
+  # bridge (iproute2), partitions as packet filters (nftables).
+  iproute2 nftables
 )
 
 missing=()

@@ -1,0 +1,84 @@
+#pragma once
+// Five raftkvd processes in their network namespaces (network.h), each
+// with its data directory and a log file that every restart appends to.
+// The harness kills (SIGKILL), pauses (SIGSTOP), resumes and restarts them
+// by PID; the destructor kills and reaps whatever still runs. Children are
+// started with PR_SET_PDEATHSIG, so a harness that dies takes them along.
+//
+// Call everything from one thread (the one that made the cluster): the
+// death signal is tied to the thread that forked.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/kv.grpc.pb.h"
+#include "tests/fault/network.h"
+
+namespace raftkv::fault {
+
+struct ClusterOptions {
+  std::string raftkvd;        // the binary
+  std::string data_root;      // member i keeps its data in data_root/m<i>
+  std::string log_directory;  // member i logs to log_directory/m<i>.log
+  int members = 5;
+  std::uint64_t cluster_id = 7;
+  // Small, so that snapshots, compaction and InstallSnapshot happen in a
+  // run of a minute, under the faults.
+  std::uint64_t snapshot_entries = 2000;
+  std::uint64_t compaction_margin = 500;
+};
+
+class FaultCluster {
+ public:
+  FaultCluster(ClusterOptions options, const FaultNetwork& network);
+  ~FaultCluster();
+  FaultCluster(const FaultCluster&) = delete;
+  FaultCluster& operator=(const FaultCluster&) = delete;
+
+  int members() const { return options_.members; }
+  static std::string client_address(int member);  // 10.99.0.<member>:2379
+
+  void start(int member);   // no-op when running
+  void kill(int member);    // SIGKILL and reap; no-op when down
+  void pause(int member);   // SIGSTOP
+  void resume(int member);  // SIGCONT
+  bool running(int member) const;
+  bool paused(int member) const;
+
+  // Restarts every member that is down and resumes every paused one.
+  // Returns the members found to have exited by themselves (a crash the
+  // harness did not cause), which are restarted too.
+  std::vector<int> restore_all();
+  void kill_all();
+
+  // The member that says it leads with the highest term, asking every
+  // running, unpaused member (briefly); nullopt when none does.
+  std::optional<int> leader();
+
+  // Every running member's state digest (Admin Status), when it answers.
+  std::map<int, raftkv::api::StateDigest> state_digests(std::chrono::milliseconds timeout);
+
+  std::string log_path(int member) const;
+
+ private:
+  struct Member {
+    pid_t pid = -1;
+    bool paused = false;
+    int starts = 0;
+  };
+
+  raftkv::api::Admin::Stub& admin(int member);
+
+  const ClusterOptions options_;
+  const FaultNetwork& network_;
+  std::map<int, Member> members_;
+  std::map<int, std::unique_ptr<raftkv::api::Admin::Stub>> admins_;
+};
+
+}  // namespace raftkv::fault
