@@ -28,14 +28,12 @@
 #include <mutex>
 #include <string>
 
+#include "kvstore/api_metadata.h"
 #include "kvstore/store.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/server.h"
 
 namespace kv {
-
-// Trailing metadata on an UNAVAILABLE write that certainly did not apply.
-inline constexpr char kNotAppliedTrailer[] = "raftkv-not-applied";
 
 struct KvServiceOptions {
   std::uint64_t cluster_id = 0;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 
-#include "kvstore/kv_service.h"
+#include "kvstore/api_metadata.h"
 
 namespace raftkv::fault {
 

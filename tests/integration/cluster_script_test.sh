@@ -74,6 +74,15 @@ set +e
 KVCTL_ENDPOINTS=127.0.0.1:1 kvctl --command-timeout 1 get k 2>/dev/null; status=$?
 set -e
 [[ $status == 1 ]] || fail "an unreachable endpoint exited $status"
+# A write is retried elsewhere only when it certainly did not apply: an
+# endpoint that takes no connection never saw it.
+set +e
+KVCTL_ENDPOINTS=127.0.0.1:1 kvctl --command-timeout 1 put k v 2>/tmp/unreachable-$$; status=$?
+set -e
+[[ $status == 1 ]] || fail "a write to an unreachable endpoint exited $status"
+expect "kvctl: UNAVAILABLE: cannot connect to 127.0.0.1:1" "$(cat /tmp/unreachable-$$)" "unreachable write message"
+rm -f /tmp/unreachable-$$
+expect "OK" "$(kvctl --endpoints "127.0.0.1:1,$endpoints" put failover yes)" "a write past a dead endpoint"
 
 "$repo/deploy/local/cluster.sh" stop
 echo "cluster_script_test: passed"

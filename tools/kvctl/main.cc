@@ -14,8 +14,10 @@
 // _raftkv-client._tcp.DOMAIN, in RFC 2782 order, as raftkvd publishes
 // them), else --endpoints, else KVCTL_ENDPOINTS, else 127.0.0.1:9001. A request goes to the leader when kvctl
 // can find it (any member would forward it), and UNAVAILABLE is retried on the next endpoint with bounded
-// back-off until --command-timeout. Errors are one line on stderr: exit status 1 for a failed request, 2 for
-// bad usage.
+// back-off until --command-timeout -- for a write only when it certainly did not apply (an endpoint kvctl
+// could not connect to, or a refusal marked raftkv-not-applied): a write retried after an ambiguous failure
+// could apply twice, or a compare-and-swap report the loss of its own success. Errors are one line on
+// stderr: exit status 1 for a failed request, 2 for bad usage.
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -26,6 +28,7 @@
 #include <functional>
 #include <thread>
 
+#include "kvstore/api_metadata.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/dns_resolver.h"
 
@@ -110,19 +113,38 @@ class Client {
   const std::vector<std::string>& endpoints() const { return endpoints_; }
   Clock::time_point deadline() const { return deadline_; }
 
+  enum class Retry {
+    kAlways,          // reads and admin requests: trying again changes nothing
+    kIfCertainlyNot,  // writes: only when they certainly did not apply
+  };
+
   // Runs `call` against the leader if known, then the other endpoints in
-  // turn, backing off after UNAVAILABLE until the deadline.
+  // turn, backing off after UNAVAILABLE until the deadline (see the top of
+  // the file for writes).
   grpc::Status call(
-      const std::function<grpc::Status(const std::string& endpoint, grpc::ClientContext&)>& call) {
+      const std::function<grpc::Status(const std::string& endpoint, grpc::ClientContext&)>& call,
+      Retry retry = Retry::kAlways) {
     std::vector<std::string> order = endpoints_;
     if (const std::string leader = find_leader(); !leader.empty()) order.insert(order.begin(), leader);
     auto backoff = std::chrono::milliseconds(50);
     grpc::Status status(grpc::StatusCode::UNAVAILABLE, "no endpoint was tried");
     for (std::size_t attempt = 0;; ++attempt) {
+      const std::string& endpoint = order[attempt % order.size()];
       grpc::ClientContext context;
       context.set_deadline(deadline_);
-      status = call(order[attempt % order.size()], context);
-      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      if (retry == Retry::kIfCertainlyNot && !connect(endpoint)) {
+        // Never sent: safe to try elsewhere.
+        status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot connect to " + endpoint);
+      } else {
+        status = call(endpoint, context);
+        if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+        if (retry == Retry::kIfCertainlyNot &&
+            context.GetServerTrailingMetadata().count(kv::kNotAppliedTrailer) == 0) {
+          return grpc::Status(status.error_code(), status.error_message() +
+                                                       " (the write may or may not have been applied; read "
+                                                       "the key before trying again)");
+        }
+      }
       if (Clock::now() + backoff >= deadline_) return status;
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
@@ -134,16 +156,24 @@ class Client {
 
  private:
   struct Channel {
+    std::shared_ptr<grpc::Channel> connection;
     std::unique_ptr<api::KV::Stub> kv;
     std::unique_ptr<api::Admin::Stub> admin;
   };
 
+  // Whether `endpoint` accepts a connection within a second (or the
+  // deadline, if sooner).
+  bool connect(const std::string& endpoint) {
+    return channel(endpoint).connection->WaitForConnected(
+        std::min(deadline_, Clock::now() + std::chrono::seconds(1)));
+  }
+
   Channel& channel(const std::string& endpoint) {
     Channel& found = channels_[endpoint];
     if (!found.kv) {
-      auto connection = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
-      found.kv = api::KV::NewStub(connection);
-      found.admin = api::Admin::NewStub(connection);
+      found.connection = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+      found.kv = api::KV::NewStub(found.connection);
+      found.admin = api::Admin::NewStub(found.connection);
     }
     return found;
   }
@@ -266,9 +296,11 @@ int main(int argc, char** argv) {
     request.set_key(key);
     request.set_value(value);
     api::PutResponse response;
-    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
-      return client.kv(at).Put(&context, request, &response);
-    });
+    const grpc::Status status = client.call(
+        [&](const std::string& at, grpc::ClientContext& context) {
+          return client.kv(at).Put(&context, request, &response);
+        },
+        Client::Retry::kIfCertainlyNot);
     if (!status.ok()) return failed(status);
     std::printf("%s\n", as_json ? json(response).c_str() : "OK");
     return 0;
@@ -303,9 +335,11 @@ int main(int argc, char** argv) {
     request.set_key(key);
     if (prefix) request.set_range_end(prefix_end(key));
     api::DeleteResponse response;
-    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
-      return client.kv(at).Delete(&context, request, &response);
-    });
+    const grpc::Status status = client.call(
+        [&](const std::string& at, grpc::ClientContext& context) {
+          return client.kv(at).Delete(&context, request, &response);
+        },
+        Client::Retry::kIfCertainlyNot);
     if (!status.ok()) return failed(status);
     if (as_json) {
       std::printf("%s\n", json(response).c_str());
@@ -325,9 +359,11 @@ int main(int argc, char** argv) {
     swap->set_key(key);
     swap->set_value(value);
     api::TxnResponse response;
-    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
-      return client.kv(at).Txn(&context, request, &response);
-    });
+    const grpc::Status status = client.call(
+        [&](const std::string& at, grpc::ClientContext& context) {
+          return client.kv(at).Txn(&context, request, &response);
+        },
+        Client::Retry::kIfCertainlyNot);
     if (!status.ok()) return failed(status);
     std::printf("%s\n", as_json ? json(response).c_str() : "OK");
     return 0;
