@@ -59,6 +59,20 @@ for _ in $(seq 1 50); do
 done
 kvctl endpoint status | awk '$2 == 3 && $4 == "true"' | grep -q . || fail "member 3 did not become leader"
 
+# kvctl bench: a second of each workload, and its JSON report.
+for workload in put get mixed; do
+  report=$(kvctl -o json bench $workload --clients 8 --conns 2 --duration 1 --warmup 0.2 --key-space-size 100)
+  grep -q '"errors":0,' <<<"$report" || fail "bench $workload: $report"
+  grep -Eq '"ops_per_second":[1-9]' <<<"$report" || fail "bench $workload measured nothing: $report"
+  grep -q '"p99":' <<<"$report" || fail "bench $workload has no p99: $report"
+done
+expect "raftkv put: 2 clients over 1 connection, 10 keys of 16 B, values of 8 B" \
+  "$(kvctl bench put --clients 2 --total 50 --warmup 0 --key-space-size 10 --val-size 8 | head -1)" "bench text report"
+set +e
+kvctl bench put --key-space-size 1000 --key-size 2 2>/dev/null; status=$?
+set -e
+[[ $status == 2 ]] || fail "keys that cannot fit exited $status"
+
 # Errors: one line, non-zero exit.
 set +e
 kvctl put "" value 2>/tmp/empty-$$; status=$?

@@ -9,6 +9,9 @@
 //     member list
 //     endpoint status | endpoint health
 //     leader transfer ID
+//     bench put|get|mixed [--clients N] [--conns M] [--key-space-size K] [--key-size B] [--val-size B]
+//                         [--consistency l|s] [--duration S | --total N] [--warmup S] [--read-ratio R]
+//                         [--target raftkv|etcd]            (tools/kvctl/bench.h)
 //
 // Endpoints come from --discovery-srv (the SRV records of
 // _raftkv-client._tcp.DOMAIN, in RFC 2782 order, as raftkvd publishes
@@ -31,6 +34,7 @@
 #include "kvstore/api_metadata.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/dns_resolver.h"
+#include "tools/kvctl/bench.h"
 
 namespace {
 
@@ -269,6 +273,51 @@ int main(int argc, char** argv) {
   CLI::App* leader_transfer = leader->add_subcommand("transfer", "hand leadership to member ID");
   leader_transfer->add_option("id", target)->required()->check(CLI::PositiveNumber);
   leader->require_subcommand(1);
+
+  kvctl::BenchOptions bench_options;
+  std::string bench_target = "raftkv", consistency = "l";
+  bool no_progress = false;
+  CLI::App* bench =
+      app.add_subcommand("bench", "bench put|get|mixed: a closed-loop load (after etcd's benchmark)");
+  bench->require_subcommand(1);
+  bench->add_option("--target", bench_target, "the API to speak: raftkv, or etcd's v3 KV (to compare)")
+      ->check(CLI::IsMember({"raftkv", "etcd"}))
+      ->capture_default_str();
+  bench->add_option("--clients", bench_options.clients, "concurrent clients, one request in flight each")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  bench
+      ->add_option("--conns", bench_options.connections,
+                   "connections the clients share (round-robin over endpoints)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  bench->add_option("--key-space-size", bench_options.key_space, "keys are drawn uniformly from this many")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000'000}))
+      ->capture_default_str();
+  bench->add_option("--key-size", bench_options.key_size, "bytes per key")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  bench->add_option("--val-size", bench_options.value_size, "bytes per value")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  bench->add_option("--consistency", consistency, "reads: l (linearizable) or s (serializable)")
+      ->check(CLI::IsMember({"l", "s"}))
+      ->capture_default_str();
+  bench->add_option("--duration", bench_options.duration_s, "seconds to measure (unless --total)")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  bench->add_option("--total", bench_options.total, "measured operations, instead of --duration")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", bench_options.warmup_s, "seconds of unmeasured load first")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  bench->add_flag("--no-progress", no_progress, "no progress line on a terminal");
+  CLI::App* bench_put = bench->add_subcommand("put", "writes only");
+  CLI::App* bench_get = bench->add_subcommand("get", "reads only");
+  CLI::App* bench_mixed = bench->add_subcommand("mixed", "reads and writes");
+  bench_mixed->add_option("--read-ratio", bench_options.read_ratio, "share of reads")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -288,8 +337,26 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  Client client(endpoints, std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
   const bool as_json = options.output == "json";
+  if (bench->parsed()) {
+    if (std::to_string(bench_options.key_space - 1).size() >
+        static_cast<std::size_t>(bench_options.key_size)) {
+      std::fprintf(stderr, "kvctl: bench: %llu keys do not fit in keys of %d bytes (decimal, zero-padded)\n",
+                   static_cast<unsigned long long>(bench_options.key_space), bench_options.key_size);
+      return 2;
+    }
+    bench_options.workload = bench_put->parsed()   ? kvctl::BenchOptions::Workload::kPut
+                             : bench_get->parsed() ? kvctl::BenchOptions::Workload::kGet
+                                                   : kvctl::BenchOptions::Workload::kMixed;
+    bench_options.target =
+        bench_target == "etcd" ? kvctl::BenchOptions::Target::kEtcd : kvctl::BenchOptions::Target::kRaftkv;
+    bench_options.endpoints = endpoints;
+    bench_options.serializable = consistency == "s";
+    bench_options.json = as_json;
+    bench_options.progress = !no_progress;
+    return kvctl::run_bench(bench_options);
+  }
+  Client client(endpoints, std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
 
   if (put->parsed()) {
     api::PutRequest request;
