@@ -52,6 +52,14 @@ expect "" "$(kvctl get fruit/ --prefix)" "get after del"
 [[ $(kvctl member list | wc -l) == 6 ]] || fail "member list: $(kvctl member list)"
 [[ $(kvctl endpoint status | grep -c true) == 1 ]] || fail "endpoint status shows one leader: $(kvctl endpoint status)"
 [[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] || fail "endpoint health: $(kvctl endpoint health)"
+# Once every member applied the same entries, their digests agree.
+for _ in $(seq 1 50); do
+  [[ $(kvctl endpoint hash | tail -n +2 | awk '{print $3, $5}' | sort -u | wc -l) == 1 ]] && break
+  sleep 0.1
+done
+[[ $(kvctl endpoint hash | tail -n +2 | awk '{print $3, $5}' | sort -u | wc -l) == 1 ]] ||
+  fail "members disagree: $(kvctl endpoint hash)"
+[[ $(kvctl endpoint hash | tail -n +2 | awk '{print $4}' | sort -u) == 0 ]] || fail "endpoint hash keys (all deleted above): $(kvctl endpoint hash)"
 expect "OK" "$(kvctl leader transfer 3)" "leader transfer"
 for _ in $(seq 1 50); do
   kvctl endpoint status | awk '$2 == 3 && $4 == "true"' | grep -q . && break

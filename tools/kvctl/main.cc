@@ -7,7 +7,7 @@
 //     del KEY [--prefix]
 //     cas KEY EXPECTED NEW          (compare-and-swap of the value)
 //     member list
-//     endpoint status | endpoint health
+//     endpoint status | endpoint health | endpoint hash
 //     leader transfer ID
 //     bench put|get|mixed [--clients N] [--conns M] [--key-space-size K] [--key-size B] [--val-size B]
 //                         [--consistency l|s] [--duration S | --total N] [--warmup S] [--read-ratio R]
@@ -265,9 +265,11 @@ int main(int argc, char** argv) {
   CLI::App* member = app.add_subcommand("member", "member list");
   CLI::App* member_list = member->add_subcommand("list", "list the members");
   member->require_subcommand(1);
-  CLI::App* endpoint = app.add_subcommand("endpoint", "endpoint status | endpoint health");
+  CLI::App* endpoint = app.add_subcommand("endpoint", "endpoint status | endpoint health | endpoint hash");
   CLI::App* endpoint_status = endpoint->add_subcommand("status", "each endpoint's Raft status");
   CLI::App* endpoint_health = endpoint->add_subcommand("health", "whether each endpoint can serve");
+  CLI::App* endpoint_hash = endpoint->add_subcommand(
+      "hash", "each endpoint's state digest and applied index (equal indexes must have equal digests)");
   endpoint->require_subcommand(1);
   CLI::App* leader = app.add_subcommand("leader", "leader transfer ID");
   CLI::App* leader_transfer = leader->add_subcommand("transfer", "hand leadership to member ID");
@@ -451,6 +453,34 @@ int main(int argc, char** argv) {
                   m.client_address().c_str());
     }
     return 0;
+  }
+  if (endpoint_hash->parsed()) {
+    // Like `etcdctl endpoint hashkv`: compare replicas. Exit 1 if any did
+    // not answer.
+    int result = 0;
+    if (!as_json) std::printf("%-22s %-4s %-10s %-10s %s\n", "ENDPOINT", "ID", "APPLIED", "KEYS", "DIGEST");
+    for (const std::string& at : client.endpoints()) {
+      grpc::ClientContext context;
+      context.set_deadline(client.deadline());
+      api::StatusRequest request;
+      request.set_with_state_digest(true);
+      api::StatusResponse response;
+      const grpc::Status status = client.admin(at).Status(&context, request, &response);
+      if (!status.ok()) result = 1;
+      if (as_json) {
+        std::printf("{\"endpoint\":\"%s\",\"state\":%s,\"error\":\"%s\"}\n", at.c_str(),
+                    status.ok() ? json(response.state()).c_str() : "null", status.error_message().c_str());
+      } else if (status.ok()) {
+        std::printf("%-22s %-4llu %-10llu %-10llu %016llx\n", at.c_str(),
+                    static_cast<unsigned long long>(response.header().member_id()),
+                    static_cast<unsigned long long>(response.state().applied_index()),
+                    static_cast<unsigned long long>(response.state().keys()),
+                    static_cast<unsigned long long>(response.state().digest()));
+      } else {
+        std::printf("%-22s %s\n", at.c_str(), status.error_message().c_str());
+      }
+    }
+    return result;
   }
   if (endpoint_status->parsed() || endpoint_health->parsed()) {
     // Every endpoint, not just one: a table across the cluster, like
