@@ -14,16 +14,31 @@ using raft::Result;
 namespace api = raftkv::api;
 namespace record = raft::storage_record;
 
+namespace {
+
+// Read options on a RocksDB snapshot taken now and released at the end of
+// the scope, so that a whole read sees one applied index.
+class ReadView {
+ public:
+  explicit ReadView(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) { options_.snapshot = snapshot_; }
+  ~ReadView() { db_.ReleaseSnapshot(snapshot_); }
+  ReadView(const ReadView&) = delete;
+  ReadView& operator=(const ReadView&) = delete;
+
+  const rocksdb::ReadOptions& options() const { return options_; }
+
+ private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+};
+
+}  // namespace
+
 Result<api::RangeResponse> Store::range(const api::RangeRequest& request) const {
   const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* snapshot;
-    ~Release() { db->ReleaseSnapshot(snapshot); }
-  } release{db_.get(), snapshot};
-  rocksdb::ReadOptions options;
-  options.snapshot = snapshot;
+  const ReadView view(*db_);
+  const rocksdb::ReadOptions& options = view.options();
 
   api::RangeResponse response;
   std::string value;
@@ -68,14 +83,8 @@ Result<api::RangeResponse> Store::range(const api::RangeRequest& request) const 
 
 Result<Store::Digest> Store::digest() const {
   const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* snapshot;
-    ~Release() { db->ReleaseSnapshot(snapshot); }
-  } release{db_.get(), snapshot};
-  rocksdb::ReadOptions options;
-  options.snapshot = snapshot;
+  const ReadView view(*db_);
+  const rocksdb::ReadOptions& options = view.options();
 
   Digest digest;
   raft::Fnv1a64 hash;

@@ -184,40 +184,40 @@ void Workload::stop() {
   threads_.clear();
 }
 
-bool Workload::probe_write(const std::string& key, std::chrono::steady_clock::time_point deadline) {
-  std::size_t member = probes_ % harness_stubs_.size();
+Operation Workload::until_ok(const Operation& request, std::chrono::steady_clock::time_point deadline) {
+  std::size_t member = harness_calls_++ % harness_stubs_.size();
+  Operation operation = request;
+  operation.outcome = Outcome::kUnknown;
   while (std::chrono::steady_clock::now() < deadline) {
-    Operation operation;
+    operation = request;
     operation.id = next_id_++;
     operation.client = 0;
-    operation.kind = OpKind::kWrite;
-    operation.key = key;
-    operation.value = "probe-" + std::to_string(++probes_);
-    operation = call(*harness_stubs_[member], std::move(operation), false);
+    if (operation.value) operation.value = *request.value + "-" + std::to_string(operation.id);
+    operation = call(*harness_stubs_[member], std::move(operation), /*serializable=*/false);
     record(operation);
-    if (operation.outcome == Outcome::kOk) return true;
+    if (operation.outcome == Outcome::kOk) break;
     member = (member + 1) % harness_stubs_.size();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return false;
+  return operation;
+}
+
+bool Workload::probe_write(const std::string& key, std::chrono::steady_clock::time_point deadline) {
+  Operation write;
+  write.kind = OpKind::kWrite;
+  write.key = key;
+  write.value = "probe";  // made unique per attempt
+  return until_ok(write, deadline).outcome == Outcome::kOk;
 }
 
 std::optional<std::optional<std::string>> Workload::final_read(
     const std::string& key, std::chrono::steady_clock::time_point deadline) {
-  std::size_t member = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    Operation operation;
-    operation.id = next_id_++;
-    operation.client = 0;
-    operation.kind = OpKind::kRead;
-    operation.key = key;
-    operation = call(*harness_stubs_[member], std::move(operation), false);
-    record(operation);
-    if (operation.outcome == Outcome::kOk) return operation.observed;
-    member = (member + 1) % harness_stubs_.size();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return std::nullopt;
+  Operation read;
+  read.kind = OpKind::kRead;
+  read.key = key;
+  const Operation done = until_ok(read, deadline);
+  if (done.outcome != Outcome::kOk) return std::nullopt;
+  return done.observed;
 }
 
 checker::History Workload::history() const {

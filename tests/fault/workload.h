@@ -69,6 +69,12 @@ class Workload {
 
  private:
   void run_client(std::uint64_t client);
+  // Sends `request` as the harness (client 0), through each member in
+  // turn, until one call is ok or `deadline` passes; every attempt is
+  // recorded (a write's value made unique by the attempt's id). The last
+  // attempt.
+  checker::Operation until_ok(const checker::Operation& request,
+                              std::chrono::steady_clock::time_point deadline);
   checker::Operation call(raftkv::api::KV::Stub& stub, checker::Operation operation, bool serializable) const;
   std::string next_key(std::mt19937_64& random);
   std::int64_t now() const;
@@ -85,7 +91,7 @@ class Workload {
   std::vector<std::thread> threads_;
   mutable std::mutex history_mutex_;
   checker::History history_;
-  std::uint64_t probes_ = 0;
+  std::uint64_t harness_calls_ = 0;
 };
 
 }  // namespace raftkv::fault
