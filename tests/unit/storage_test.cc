@@ -52,6 +52,18 @@ TEST(Crc32c, MatchesTheStandardCheckValue) {
   EXPECT_EQ(crc32c(""), 0u);
 }
 
+TEST(Crc32c, TheInstructionAndTheTableAgreeOnEveryLengthAndAlignment) {
+  std::string data;
+  for (int i = 0; i < 300; ++i) data.push_back(static_cast<char>((i * 131 + 7) & 0xff));
+  for (std::size_t start = 0; start < 8; ++start) {
+    for (std::size_t length = 0; start + length <= data.size(); length += 1 + length / 8) {
+      const std::string_view piece(data.data() + start, length);
+      ASSERT_EQ(crc32c(piece), detail::crc32c_table(piece)) << start << "+" << length;
+    }
+  }
+  EXPECT_EQ(detail::crc32c_table("123456789"), 0xe3069283U);
+}
+
 // ------------------------------------------------------------ conformance --
 
 class StorageUnderTest {

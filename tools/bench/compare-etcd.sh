@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-"$repo/tools/dev/build.sh" raftkvd kvctl >/dev/null
+"$repo/tools/dev/build.sh" --target raftkvd kvctl >/dev/null
 if ! command -v etcd >/dev/null; then
   as_root=()
   [[ $(id -u) == 0 ]] || as_root=(sudo)
@@ -65,6 +65,7 @@ for id in 1 2 3 4 5; do
     --initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token raftkv-vs-etcd \
     >"$work/etcd/etcd-$id.log" 2>&1 &
   etcd_pids+=($!)
+  disown  # killed by PID in cleanup; no job-control notices
 done
 
 # raftkv: clients on 24001-24005, peers on 24011-24015.
