@@ -97,6 +97,12 @@ PY
 )
 [[ -n $raftkv_leader && -n $etcd_leader ]] || { echo "compare-etcd.sh: no leader (raftkv '$raftkv_leader', etcd '$etcd_leader')" >&2; exit 1; }
 
+cpu_ticks() { # pids...: user + system CPU time of the processes so far, in clock ticks
+  local total=0
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo $total
+}
+
 rss_mib() { # pids...: the mean resident set of the processes, MiB
   local total=0
   for pid in "$@"; do total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status"))); done
@@ -108,17 +114,21 @@ run() { # system workload
   if [[ $system == etcd ]]; then endpoints=$etcd_endpoints leader=$etcd_leader target=etcd
   else endpoints=$raftkv_endpoints leader=$raftkv_leader target=raftkv; fi
   local common=(--target "$target" --val-size 256 --key-space-size 100000 --duration "$duration" --warmup 2 --no-progress)
-  local report
+  local pids report
+  if [[ $system == etcd ]]; then pids="${etcd_pids[*]}"; else pids=$raftkv_pids; fi
+  local ticks_before
+  ticks_before=$(cpu_ticks $pids)
   case $workload in
     put-64) report=$("$kvctl" -o json --endpoints "$leader" bench put --clients 64 --conns 8 "${common[@]}") ;;
     put-1) report=$("$kvctl" -o json --endpoints "$leader" bench put --clients 1 --conns 1 "${common[@]}") ;;
     get-64) report=$("$kvctl" -o json --endpoints "$endpoints" bench get --clients 64 --conns 8 --consistency l "${common[@]}") ;;
   esac
+  # The members' CPU over the whole run, warm-up included (divided below by
+  # the operations of the whole run, at the measured rate).
+  local ticks=$(($(cpu_ticks $pids) - ticks_before))
   local rss=""
-  if [[ $workload == put-64 ]]; then
-    if [[ $system == etcd ]]; then rss=$(rss_mib "${etcd_pids[@]}"); else rss=$(rss_mib $raftkv_pids); fi
-  fi
-  echo "{\"system\":\"$system\",\"workload\":\"$workload\",\"round\":$round,\"rss_mib\":\"$rss\",\"report\":$report}" >>"$out"
+  [[ $workload == put-64 ]] && rss=$(rss_mib $pids)
+  echo "{\"system\":\"$system\",\"workload\":\"$workload\",\"round\":$round,\"rss_mib\":\"$rss\",\"cpu_ticks\":$ticks,\"ticks_per_second\":$(getconf CLK_TCK),\"report\":$report}" >>"$out"
   echo "round $round: $system $workload: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f ops/s, p50 %.2f ms, p99 %.2f ms, %d errors" % (r["ops_per_second"], r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["errors"]))' "$report")${rss:+, $rss MiB per member}"
 }
 
@@ -135,7 +145,7 @@ import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 def median(values): return statistics.median(values) if values else float("nan")
 print()
-print("%-7s %-7s %10s %9s %9s %14s %9s" % ("system", "workload", "ops/s", "p50 ms", "p99 ms", "RSS MiB/node", "errors"))
+print("%-7s %-8s %10s %9s %9s %14s %14s %7s" % ("system", "workload", "ops/s", "p50 ms", "p99 ms", "RSS MiB/node", "CPU us/op", "errors"))
 rows = {}
 for system in ("raftkv", "etcd"):
     for workload in ("put-64", "put-1", "get-64"):
@@ -145,9 +155,13 @@ for system in ("raftkv", "etcd"):
         p99 = median([r["report"]["latency_ms"]["p99"] for r in mine])
         rss = [int(r["rss_mib"]) for r in mine if r["rss_mib"]]
         errors = sum(r["report"]["errors"] for r in mine)
+        # CPU of all five members per operation: over the whole run, warm-up
+        # (2 s) included, at the measured rate.
+        cpu = median([r["cpu_ticks"] / r["ticks_per_second"] * 1e6 /
+                      max(1.0, r["report"]["ops_per_second"] * (r["report"]["seconds"] + 2)) for r in mine])
         rows[system, workload] = (ops, p50, p99, median(rss) if rss else None)
-        print("%-7s %-8s %10.0f %9.2f %9.2f %14s %9d" % (system, workload, ops, p50, p99,
-              "%.0f" % median(rss) if rss else "", errors))
+        print("%-7s %-8s %10.0f %9.2f %9.2f %14s %14.0f %7d" % (system, workload, ops, p50, p99,
+              "%.0f" % median(rss) if rss else "", cpu, errors))
 print()
 r, e = rows.get, rows.get
 print("raftkv / etcd: put-64 throughput %.2fx, put-64 p99 %.2fx, put-1 p50 %.2fx, get-64 throughput %.2fx, memory %.2fx" % (
