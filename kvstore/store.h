@@ -35,6 +35,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatchWithIndex;
 }  // namespace rocksdb
 
 namespace kv {
@@ -54,6 +55,8 @@ class Store final : public raft::StateMachine {
   ~Store() override;
 
   raft::Result<std::string> apply(raft::Index index, std::string_view command) override;
+  // Every command in one RocksDB write, with the last one's applied index.
+  raft::Result<std::vector<std::string>> apply_all(std::span<const raft::CommittedCommand> commands) override;
   raft::Index applied_index() const override;
   std::unique_ptr<raft::StateMachineView> view() override;
   raft::Status restore(raft::Index index, raft::SnapshotSource& source) override;
@@ -99,6 +102,9 @@ class Store final : public raft::StateMachine {
   raft::Status load_sessions(rocksdb::ColumnFamilyHandle* family);
 
   class Execution;  // store_apply.cc
+  raft::Result<std::string> apply_one(rocksdb::ColumnFamilyHandle& family,
+                                      rocksdb::WriteBatchWithIndex& batch, raft::Index index,
+                                      std::string_view command);
 
   const std::string directory_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -1,9 +1,13 @@
 // kv::Store: applying commands -- puts, deletes and transactions, client
 // sessions (at-most-once, dissertation §6.3) and the cluster time that
-// expires them. Each command becomes one WriteBatch with the applied index.
+// expires them. The commands raft::Server hands over together become one
+// WriteBatch with the last one's applied index: one RocksDB write for many
+// commands, and after a crash the state after exactly the applied index.
 
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <span>
 
 #include "kvstore/store.h"
 #include "kvstore/store_keys.h"
@@ -48,14 +52,14 @@ api::KeyValue key_value(std::string_view key, const pb::StoredValue& stored) {
 
 }  // namespace
 
-// One command's effects, with read-your-writes inside it (a transaction's
-// later operations see its earlier ones), written as one batch.
+// One command's effects, added to the batch of the commands applied
+// together, with read-your-writes (a transaction's later operations, and
+// later commands of the batch, see earlier ones).
 class Store::Execution {
  public:
-  Execution(const Store& store, rocksdb::ColumnFamilyHandle* family, Index index)
-      : store_(store), family_(family), index_(index), batch_(rocksdb::BytewiseComparator(), 0, true) {}
-
-  rocksdb::WriteBatchWithIndex& batch() { return batch_; }
+  Execution(const Store& store, rocksdb::ColumnFamilyHandle* family, Index index,
+            rocksdb::WriteBatchWithIndex& batch)
+      : store_(store), family_(family), index_(index), batch_(batch) {}
 
   Result<std::optional<pb::StoredValue>> get(std::string_view user_key) {
     std::string value;
@@ -163,7 +167,7 @@ class Store::Execution {
   const Store& store_;
   rocksdb::ColumnFamilyHandle* family_;
   const Index index_;
-  rocksdb::WriteBatchWithIndex batch_;
+  rocksdb::WriteBatchWithIndex& batch_;
 };
 
 std::string Store::problem_with(const pb::Command& command) {
@@ -208,9 +212,41 @@ const api::Session* session_of(const pb::Command& command) {
 
 }  // namespace
 
-Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
+Result<std::string> Store::apply(Index index, std::string_view command) {
+  const raft::CommittedCommand one{index, command};
+  Result<std::vector<std::string>> results = apply_all(std::span(&one, 1));
+  if (!results.ok()) return results.error();
+  return std::move(results.value().front());
+}
+
+Result<std::vector<std::string>> Store::apply_all(std::span<const raft::CommittedCommand> commands) {
   const std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
-  Execution execution(*this, family.get(), index);
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  std::vector<std::string> results;
+  results.reserve(commands.size());
+  for (const raft::CommittedCommand& committed : commands) {
+    Result<std::string> result = apply_one(*family, batch, committed.index, committed.command);
+    if (!result.ok()) return result.error();
+    results.push_back(std::move(result).value());
+  }
+  if (commands.empty()) return results;
+  const Index last = commands.back().index;
+  batch.Put(family.get(), keys::kClusterTime, record::seal(record::big_endian(cluster_time_ms_, 8)));
+  batch.Put(family.get(), keys::kApplied, record::seal(record::big_endian(last, 8)));
+  if (const rocksdb::Status written = db_->Write({}, batch.GetWriteBatch()); !written.ok()) {
+    return fault("cannot apply indexes " + std::to_string(commands.front().index) + ".." +
+                 std::to_string(last) + ": " + written.ToString());
+  }
+  applied_ = last;
+  return results;
+}
+
+// One command into `batch`. The session index and the cluster time move on
+// in memory at once: if the batch then fails to be written the node stops
+// (the error goes up), so memory never runs ahead of a store that goes on.
+Result<std::string> Store::apply_one(rocksdb::ColumnFamilyHandle& family, rocksdb::WriteBatchWithIndex& batch,
+                                     Index index, std::string_view command_bytes) {
+  Execution execution(*this, &family, index, batch);
   pb::Command command;
   pb::CommandResult result;
   const bool parsed = command.ParseFromArray(command_bytes.data(), static_cast<int>(command_bytes.size()));
@@ -220,7 +256,8 @@ Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
   std::optional<pb::StoredSession> previous;
   if (session != nullptr) {
     std::string value;
-    const rocksdb::Status found = db_->Get({}, family.get(), keys::session(session->client_id()), &value);
+    const rocksdb::Status found =
+        batch.GetFromBatchAndDB(db_.get(), {}, &family, keys::session(session->client_id()), &value);
     if (found.ok()) {
       const std::optional<std::string_view> payload = record::open(value);
       previous.emplace();
@@ -231,7 +268,6 @@ Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
       return fault("cannot read a session: " + found.ToString());
     }
   }
-
   if (!parsed) {
     result.set_error("the command is not a kv.pb.Command");
   } else if (previous && session->sequence() == previous->sequence()) {
@@ -249,14 +285,13 @@ Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
     if (!done.ok()) return done.error();
   }
 
-  rocksdb::WriteBatchWithIndex& batch = execution.batch();
   const bool new_sequence = session != nullptr && (!previous || session->sequence() > previous->sequence());
   if (new_sequence) {
     pb::StoredSession stored;
     stored.set_sequence(session->sequence());
     stored.set_last_used_ms(now);
     *stored.mutable_result() = result;
-    batch.Put(family.get(), keys::session(session->client_id()), record::seal(stored.SerializeAsString()));
+    batch.Put(&family, keys::session(session->client_id()), record::seal(stored.SerializeAsString()));
   }
   // Sessions unused for kSessionTimeoutMs of cluster time are forgotten,
   // in the same batch: every replica forgets them at the same index.
@@ -264,16 +299,9 @@ Result<std::string> Store::apply(Index index, std::string_view command_bytes) {
   for (auto it = sessions_by_time_.begin();
        it != sessions_by_time_.end() && it->first + kSessionTimeoutMs < now; ++it) {
     if (new_sequence && it->second == session->client_id()) continue;
-    batch.Delete(family.get(), keys::session(it->second));
+    batch.Delete(&family, keys::session(it->second));
     expired.push_back(it->second);
   }
-  batch.Put(family.get(), keys::kClusterTime, record::seal(record::big_endian(now, 8)));
-  batch.Put(family.get(), keys::kApplied, record::seal(record::big_endian(index, 8)));
-  if (const rocksdb::Status written = db_->Write({}, batch.GetWriteBatch()); !written.ok()) {
-    return fault("cannot apply index " + std::to_string(index) + ": " + written.ToString());
-  }
-
-  applied_ = index;
   cluster_time_ms_ = now;
   auto forget = [&](std::uint64_t client) {
     auto used = session_last_used_.find(client);

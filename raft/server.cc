@@ -11,6 +11,10 @@ namespace raft {
 
 namespace {
 
+// The most commands handed to StateMachine::apply_all at once.
+constexpr std::size_t kMaxApplyBatch = 1024;
+constexpr std::size_t kMaxApplyBatchBytes = 4 << 20;
+
 Error stopped_error() {
   return Error{ErrorCode::kStopped, "the server is stopping"};
 }
@@ -562,33 +566,55 @@ void Server::apply_loop() {
       }
     }
     bool failed = false;
-    for (const pb::Entry& entry : work.entries) {
-      std::string result;
-      if (entry.type() == pb::ENTRY_COMMAND && entry.index() > state_machine_->applied_index()) {
-        Result<std::string> applied = state_machine_->apply(entry.index(), entry.data());
+    for (std::size_t next = 0; next < work.entries.size() && !failed;) {
+      // The commands of a run of entries, applied together (one write to
+      // the state machine's disk for many commands), bounded so that a
+      // long catch-up does not build one huge batch.
+      std::vector<CommittedCommand> commands;
+      std::size_t end = next;
+      std::size_t bytes = 0;
+      for (; end < work.entries.size() && commands.size() < kMaxApplyBatch && bytes < kMaxApplyBatchBytes;
+           ++end) {
+        const pb::Entry& entry = work.entries[end];
+        if (entry.type() == pb::ENTRY_COMMAND && entry.index() > state_machine_->applied_index()) {
+          commands.push_back(CommittedCommand{entry.index(), entry.data()});
+          bytes += entry.data().size();
+        }
+      }
+      std::vector<std::string> results;
+      if (!commands.empty()) {
+        Result<std::vector<std::string>> applied = state_machine_->apply_all(commands);
         if (!applied.ok()) {
-          spdlog::error("raft node {}: cannot apply index {}: {}", options_.core.id, entry.index(),
-                        applied.error().to_string());
+          spdlog::error("raft node {}: cannot apply indexes {}..{}: {}", options_.core.id,
+                        commands.front().index, commands.back().index, applied.error().to_string());
           fail_apply(work, applied.error());
           failed = true;
           break;
         }
-        result = std::move(applied).value();
-        bytes_since_snapshot_ += entry.data().size();
-        last_command_index_ = entry.index();
-        last_command_term_ = entry.term();
+        results = std::move(applied).value();
       }
-      applied_index_ = entry.index();
-      auto proposal = work.proposals.find(entry.index());
-      if (proposal != work.proposals.end()) {
-        if (proposal->second.term == entry.term()) {
-          proposal->second.promise.set_value(Applied{entry.index(), std::move(result)});
-        } else {
-          // Another leader's entry won this index: ours was never committed.
-          proposal->second.promise.set_value(
-              Error{ErrorCode::kProposalDropped, "a new leader replaced the entry before it committed"});
+      std::size_t result = 0;
+      for (; next < end; ++next) {
+        const pb::Entry& entry = work.entries[next];
+        std::string answer;
+        if (result < commands.size() && commands[result].index == entry.index()) {
+          answer = std::move(results[result++]);
+          bytes_since_snapshot_ += entry.data().size();
+          last_command_index_ = entry.index();
+          last_command_term_ = entry.term();
         }
-        work.proposals.erase(proposal);
+        applied_index_ = entry.index();
+        auto proposal = work.proposals.find(entry.index());
+        if (proposal != work.proposals.end()) {
+          if (proposal->second.term == entry.term()) {
+            proposal->second.promise.set_value(Applied{entry.index(), std::move(answer)});
+          } else {
+            // Another leader's entry won this index: ours was never committed.
+            proposal->second.promise.set_value(
+                Error{ErrorCode::kProposalDropped, "a new leader replaced the entry before it committed"});
+          }
+          work.proposals.erase(proposal);
+        }
       }
     }
     if (failed) break;

@@ -4,8 +4,10 @@
 // it fell too far behind, a snapshot of the state those commands produced.
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "raft/result.h"
 #include "raft/types.h"
@@ -39,6 +41,12 @@ class StateMachineView {
   virtual Status write(SnapshotSink& sink) = 0;
 };
 
+// A committed command, for StateMachine::apply_all.
+struct CommittedCommand {
+  Index index;
+  std::string_view command;
+};
+
 class StateMachine {
  public:
   virtual ~StateMachine() = default;
@@ -51,6 +59,23 @@ class StateMachine {
   // An error means the state machine cannot go on (its disk failed): the
   // node stops. A command that is merely invalid is answered in the result.
   virtual Result<std::string> apply(Index index, std::string_view command) = 0;
+
+  // Applies several committed commands, in order (increasing indexes), and
+  // returns their results in the same order. The same contract as apply(),
+  // for all of them: a durable state machine may write them together --
+  // one disk write for many commands, which is why this exists -- as long
+  // as after a crash it holds the state after exactly applied_index()
+  // commands. This default applies them one at a time.
+  virtual Result<std::vector<std::string>> apply_all(std::span<const CommittedCommand> commands) {
+    std::vector<std::string> results;
+    results.reserve(commands.size());
+    for (const CommittedCommand& committed : commands) {
+      Result<std::string> result = apply(committed.index, committed.command);
+      if (!result.ok()) return result.error();
+      results.push_back(std::move(result).value());
+    }
+    return results;
+  }
 
   // The last index applied. A durable state machine returns what survived a
   // restart; raft::Server replays the log after it.

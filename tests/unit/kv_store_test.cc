@@ -22,6 +22,7 @@
 namespace kv {
 namespace {
 
+namespace api = raftkv::api;
 using raft::Index;
 using raft::testing::MemorySnapshot;
 using raft::testing::TemporaryDirectory;
@@ -122,6 +123,47 @@ TEST(KvStore, ASnapshotRestoresAnotherStoreToTheSameState) {
   EXPECT_EQ(target->digest().value().digest, source->digest().value().digest) << "the same state";
   target.reset();
   EXPECT_EQ(open_store(directory.sub("b"))->applied_index(), 3001u) << "the restore is durable";
+}
+
+TEST(KvStore, CommandsAppliedTogetherGiveWhatTheyGiveOneByOne) {
+  // Later commands of a batch see earlier ones: a put then a compare on it,
+  // a retry of a session's write, a delete of a key the batch created.
+  std::vector<std::string> commands = {put("a", "1"), put("b", "2")};
+  pb::Command cas;
+  api::Compare* compare = cas.mutable_txn()->add_compare();
+  compare->set_key("a");
+  compare->set_target(api::Compare::VALUE);
+  compare->set_value("1");
+  cas.mutable_txn()->add_success()->mutable_put()->set_key("a");
+  cas.mutable_txn()->mutable_success(0)->mutable_put()->set_value("swapped");
+  commands.push_back(cas.SerializeAsString());
+  pb::Command with_session;
+  with_session.mutable_put()->set_key("c");
+  with_session.mutable_put()->set_value("once");
+  with_session.mutable_put()->mutable_session()->set_client_id(9);
+  with_session.mutable_put()->mutable_session()->set_sequence(1);
+  commands.push_back(with_session.SerializeAsString());
+  commands.push_back(with_session.SerializeAsString());  // a retry
+  commands.push_back(del("b"));
+
+  TemporaryDirectory directory;
+  auto one_by_one = open_store(directory.sub("a"));
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    expected.push_back(one_by_one->apply(i + 1, commands[i]).value());
+  }
+  auto together = open_store(directory.sub("b"));
+  std::vector<raft::CommittedCommand> batch;
+  for (std::size_t i = 0; i < commands.size(); ++i) batch.push_back({i + 1, commands[i]});
+  EXPECT_EQ(together->apply_all(batch).value(), expected);
+  EXPECT_EQ(together->applied_index(), commands.size());
+  EXPECT_EQ(together->digest().value().digest, one_by_one->digest().value().digest);
+  EXPECT_EQ(together->get("a").value()->value(), "swapped");
+  EXPECT_EQ(together->get("c").value()->version(), 1u) << "the retry applied once";
+  EXPECT_FALSE(together->get("b").value().has_value());
+  together.reset();
+  EXPECT_EQ(open_store(directory.sub("b"))->applied_index(), commands.size())
+      << "written with the last index";
 }
 
 TEST(KvStore, TheDigestIsEqualForEqualHistoriesAndTellsAnyDifference) {
