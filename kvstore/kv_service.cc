@@ -1,6 +1,10 @@
 #include "kvstore/kv_service.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
+
+#include <functional>
 
 #include "kvstore/leader_routing.h"
 
@@ -69,7 +73,7 @@ std::string KvService::client_address(raft::NodeId member) const {
 
 KvService::~KvService() = default;
 
-Clock::time_point KvService::deadline_of(const grpc::ServerContext* context) const {
+Clock::time_point KvService::deadline_of(const grpc::ServerContextBase* context) const {
   const Clock::time_point fallback = Clock::now() + options_.default_timeout;
   return std::min(context->deadline(), fallback);
 }
@@ -86,11 +90,6 @@ grpc::Status KvService::unavailable(const std::string& why) const {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, message);
 }
 
-grpc::Status KvService::not_applied(grpc::ServerContext* context, const std::string& why) const {
-  context->AddTrailingMetadata(kNotAppliedTrailer, "1");
-  return unavailable(why);
-}
-
 void KvService::fill(api::ResponseHeader& header, raft::Index revision) const {
   header.set_cluster_id(options_.cluster_id);
   header.set_member_id(options_.member_id);
@@ -98,133 +97,228 @@ void KvService::fill(api::ResponseHeader& header, raft::Index revision) const {
   header.set_revision(revision);
 }
 
-grpc::Status KvService::write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result) {
-  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
-    --in_flight_;
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "member " + std::to_string(options_.member_id) +
-                                                                  " has " +
-                                                                  std::to_string(options_.max_in_flight) +
-                                                                  " requests in flight; retry with back-off");
-  }
-  struct Release {
-    std::atomic<std::size_t>& count;
-    ~Release() { --count; }
-  } release{in_flight_};
+// One write in progress. Exactly one of its possible ends answers it: the
+// entry applied (or failed), the leader answered a forwarded call, or the
+// deadline passed first. Whatever comes later finds it finished and leaves
+// the response alone (gRPC may have freed it by then).
+class KvService::WriteCall {
+ public:
+  explicit WriteCall(grpc::CallbackServerContext* context)
+      : context_(context), reactor_(context->DefaultReactor()) {}
 
-  // Cluster time for session expiry: this leader's clock, carried in the
-  // log (the store never lets it run backwards).
-  command.set_cluster_time_ms(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count()));
-  std::future<raft::Result<raft::Applied>> future = server_.propose(command.SerializeAsString());
-  if (future.wait_until(deadline_of(context)) != std::future_status::ready) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        "the write was not applied before the deadline; its outcome is unknown (it may still "
-                        "apply: use a session to retry safely)");
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  bool finished() const {
+    std::lock_guard lock(mutex_);
+    return finished_;
   }
-  raft::Result<raft::Applied> applied = future.get();
-  if (!applied.ok()) {
-    switch (applied.error().code) {
-      case raft::ErrorCode::kTimeout:
-        return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, applied.error().message);
-      case raft::ErrorCode::kProposalDropped:
-        return not_applied(context, "the write was lost to a leader change and not applied");
-      case raft::ErrorCode::kNotLeader:
-      case raft::ErrorCode::kLeadershipTransfer:
-        return not_applied(context, "the write was not proposed: " + applied.error().message);
-      default: return unavailable(applied.error().message);
-    }
+
+  // Answers with `status` unless already answered; `fill` first writes the
+  // response (it runs only if this call is the one that answers).
+  void finish(const grpc::Status& status, const std::function<void()>& fill = {}, bool not_applied = false) {
+    std::lock_guard lock(mutex_);
+    if (finished_) return;
+    finished_ = true;
+    if (fill) fill();
+    if (not_applied) context_->AddTrailingMetadata(kNotAppliedTrailer, "1");
+    reactor_->Finish(status);
   }
-  if (!result.ParseFromString(applied.value().result)) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "the state machine's answer is unreadable");
+
+ private:
+  grpc::CallbackServerContext* const context_;
+  grpc::ServerUnaryReactor* const reactor_;
+  mutable std::mutex mutex_;
+  bool finished_ = false;
+};
+
+void KvService::when_leader_known(Clock::time_point until,
+                                  std::function<void(const raft::ServerStatus&)> then) {
+  const raft::ServerStatus status = server_.status();
+  if (status.leader != raft::kNoNode || Clock::now() >= until) {
+    then(status);
+    return;
   }
-  if (!result.error().empty()) return invalid(result.error());
-  return grpc::Status::OK;
+  // Mid-election: look again shortly (elections take a few hundred ms).
+  timer_.at(std::min(until, Clock::now() + std::chrono::milliseconds(10)),
+            [this, until, then = std::move(then)]() mutable { when_leader_known(until, std::move(then)); });
 }
 
 namespace {
 
-// Runs `forward` against the leader when this member is not it.
-template <typename Forward>
-std::optional<grpc::Status> forward_if_follower(const raft::ServerStatus& status,
-                                                const std::string& leader_address,
-                                                grpc::ServerContext* context, Forward&& forward) {
-  if (status.role == raft::Role::kLeader) return std::nullopt;
-  if (status.leader == raft::kNoNode || leader_address.empty() || forwarded(context)) {
-    return std::nullopt;  // propose() will refuse, naming what it knows
+// What the API says about a write whose proposal failed.
+struct Refusal {
+  grpc::Status status;
+  bool not_applied = false;
+};
+
+Refusal refusal_of(const raft::Error& error) {
+  switch (error.code) {
+    case raft::ErrorCode::kTimeout: return {grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, error.message)};
+    case raft::ErrorCode::kProposalDropped:
+      return {grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "the write was lost to a leader change and not applied"),
+              true};
+    case raft::ErrorCode::kNotLeader:
+    case raft::ErrorCode::kLeadershipTransfer:
+      return {grpc::Status(grpc::StatusCode::UNAVAILABLE, "the write was not proposed: " + error.message),
+              true};
+    default: return {grpc::Status(grpc::StatusCode::UNAVAILABLE, error.message)};
   }
-  grpc::ClientContext client;
-  client.set_deadline(context->deadline());
-  mark_forwarded(client);
-  grpc::Status status_of_forward = forward(client, leader_address);
-  if (status_of_forward.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    // Only the leader's own answer can say the write did not apply; a
-    // failure on the way leaves it unknown.
-    if (client.GetServerTrailingMetadata().count(kNotAppliedTrailer) > 0) {
-      context->AddTrailingMetadata(kNotAppliedTrailer, "1");
-    }
-    // Say where the request went: the leader may be gone, or unreachable.
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "forwarded to the leader, member " + std::to_string(status.leader) + " at " +
-                            leader_address + ": " + status_of_forward.error_message());
-  }
-  return status_of_forward;
 }
 
 }  // namespace
 
-template <typename Request, typename Response, typename Forward, typename Take>
-grpc::Status KvService::handle_write(grpc::ServerContext* context, const Request& request, Response* response,
-                                     Forward&& forward, Take&& take) {
-  pb::Command command = command_of(request);
-  if (std::string problem = Store::problem_with(command); !problem.empty()) return invalid(problem);
-  const raft::ServerStatus member = status_with_leader(server_, deadline_of(context), options_.leader_wait);
-  if (auto done = forward_if_follower(member, client_address(member.leader), context,
-                                      [&](grpc::ClientContext& client, const std::string& address) {
-                                        return forward(forwarder_->stub(address), client);
-                                      })) {
-    return *done;
+template <typename Request, typename Response, typename Forward, typename Take, typename Check>
+grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request_bytes,
+                                                  grpc::ByteBuffer* response_bytes, Forward forward,
+                                                  Take take, Check check) {
+  auto call = std::make_shared<WriteCall>(context);
+  const auto request = std::make_shared<Request>();
+  grpc::ByteBuffer bytes(*request_bytes);  // shares the slices
+  grpc::ProtoBufferReader reader(&bytes);
+  if (!request->ParseFromZeroCopyStream(&reader)) {
+    call->finish(invalid("the request is not a " + Request::descriptor()->full_name()));
+    return call->reactor();
   }
-  pb::CommandResult result;
-  if (grpc::Status status = write(context, std::move(command), result); !status.ok()) return status;
-  *response = take(result);
-  fill(*response->mutable_header(), response->header().revision());
-  return grpc::Status::OK;
-}
-
-grpc::Status KvService::Put(grpc::ServerContext* context, const api::PutRequest* request,
-                            api::PutResponse* response) {
-  return handle_write(
-      context, *request, response,
-      [&](api::KV::Stub& leader, grpc::ClientContext& client) {
-        return leader.Put(&client, *request, response);
-      },
-      [](const pb::CommandResult& result) { return result.put(); });
-}
-
-grpc::Status KvService::Delete(grpc::ServerContext* context, const api::DeleteRequest* request,
-                               api::DeleteResponse* response) {
-  return handle_write(
-      context, *request, response,
-      [&](api::KV::Stub& leader, grpc::ClientContext& client) {
-        return leader.Delete(&client, *request, response);
-      },
-      [](const pb::CommandResult& result) { return result.delete_(); });
-}
-
-grpc::Status KvService::Txn(grpc::ServerContext* context, const api::TxnRequest* request,
-                            api::TxnResponse* response) {
-  const grpc::Status status = handle_write(
-      context, *request, response,
-      [&](api::KV::Stub& leader, grpc::ClientContext& client) {
-        return leader.Txn(&client, *request, response);
-      },
-      [](const pb::CommandResult& result) { return result.txn(); });
-  if (status.ok() && !response->succeeded() && request->failure().empty()) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "the transaction's compares did not hold (at revision " +
-                            std::to_string(response->header().revision()) + "); nothing was written");
+  // Written only by the end that answers the call (WriteCall::finish).
+  const auto respond = [response_bytes](const Response& response) {
+    bool own_buffer = false;
+    (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, Response>(response, response_bytes, &own_buffer);
+  };
+  pb::Command command = command_of(*request);
+  if (std::string problem = Store::problem_with(command); !problem.empty()) {
+    call->finish(invalid(problem));
+    return call->reactor();
   }
-  return status;
+  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+    --in_flight_;
+    call->finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "member " + std::to_string(options_.member_id) + " has " +
+                                  std::to_string(options_.max_in_flight) +
+                                  " requests in flight; retry with back-off"));
+    return call->reactor();
+  }
+  const Clock::time_point deadline = deadline_of(context);
+  timer_.at(deadline, [call] {
+    call->finish(
+        grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                     "the write was not applied before the deadline; its outcome is unknown (it may still "
+                     "apply: use a session to retry safely)"));
+  });
+  // Read now: the context is not ours to read once the call is answered.
+  const bool was_forwarded = forwarded(context);
+  when_leader_known(
+      std::min(deadline, Clock::now() + options_.leader_wait),
+      [=, this, command = std::move(command)](const raft::ServerStatus& member) mutable {
+        if (call->finished()) {
+          --in_flight_;
+          return;
+        }
+        const std::string leader_address = client_address(member.leader);
+        if (member.role != raft::Role::kLeader && member.leader != raft::kNoNode && !leader_address.empty() &&
+            !was_forwarded) {
+          // A follower hands the write to the leader, with the caller's deadline.
+          auto client = std::make_shared<grpc::ClientContext>();
+          client->set_deadline(deadline);
+          mark_forwarded(*client);
+          auto reply = std::make_shared<Response>();
+          forward(forwarder_->stub(leader_address), client.get(), request.get(), reply.get(),
+                  [this, call, client, reply, request, respond, leader = member.leader,
+                   leader_address](grpc::Status status) {
+                    --in_flight_;
+                    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+                      call->finish(status, [&] {
+                        if (status.ok()) respond(*reply);
+                      });
+                      return;
+                    }
+                    // Only the leader's own answer can say the write did not
+                    // apply; a failure on the way leaves it unknown. Say where
+                    // the request went: the leader may be gone, or unreachable.
+                    const bool not_applied =
+                        client->GetServerTrailingMetadata().count(kNotAppliedTrailer) > 0;
+                    call->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                              "forwarded to the leader, member " + std::to_string(leader) +
+                                                  " at " + leader_address + ": " + status.error_message()),
+                                 {}, not_applied);
+                  });
+          return;
+        }
+        // Cluster time for session expiry: this leader's clock, carried in the
+        // log (the store never lets it run backwards).
+        command.set_cluster_time_ms(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count()));
+        server_.propose(command.SerializeAsString(),
+                        [this, call, request, respond, take, check](raft::Result<raft::Applied> applied) {
+                          --in_flight_;
+                          if (!applied.ok()) {
+                            Refusal refusal = refusal_of(applied.error());
+                            if (refusal.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+                              refusal.status = unavailable(refusal.status.error_message());
+                            }
+                            call->finish(refusal.status, {}, refusal.not_applied);
+                            return;
+                          }
+                          pb::CommandResult result;
+                          if (!result.ParseFromString(applied.value().result)) {
+                            call->finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                                                      "the state machine's answer is unreadable"));
+                            return;
+                          }
+                          if (!result.error().empty()) {
+                            call->finish(invalid(result.error()));
+                            return;
+                          }
+                          Response answer = take(result);
+                          fill(*answer.mutable_header(), answer.header().revision());
+                          const grpc::Status status = check(*request, answer);
+                          call->finish(status, [&] {
+                            if (status.ok()) respond(answer);
+                          });
+                        });
+      });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return handle_write<api::PutRequest, api::PutResponse>(
+      context, request, response,
+      [](api::KV::Stub& leader, grpc::ClientContext* client, const api::PutRequest* forwarded,
+         api::PutResponse* reply, std::function<void(grpc::Status)> done) {
+        leader.async()->Put(client, forwarded, reply, std::move(done));
+      },
+      [](const pb::CommandResult& result) { return result.put(); },
+      [](const api::PutRequest&, const api::PutResponse&) { return grpc::Status::OK; });
+}
+
+grpc::ServerUnaryReactor* KvService::Delete(grpc::CallbackServerContext* context,
+                                            const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return handle_write<api::DeleteRequest, api::DeleteResponse>(
+      context, request, response,
+      [](api::KV::Stub& leader, grpc::ClientContext* client, const api::DeleteRequest* forwarded,
+         api::DeleteResponse* reply, std::function<void(grpc::Status)> done) {
+        leader.async()->Delete(client, forwarded, reply, std::move(done));
+      },
+      [](const pb::CommandResult& result) { return result.delete_(); },
+      [](const api::DeleteRequest&, const api::DeleteResponse&) { return grpc::Status::OK; });
+}
+
+grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return handle_write<api::TxnRequest, api::TxnResponse>(
+      context, request, response,
+      [](api::KV::Stub& leader, grpc::ClientContext* client, const api::TxnRequest* forwarded,
+         api::TxnResponse* reply, std::function<void(grpc::Status)> done) {
+        leader.async()->Txn(client, forwarded, reply, std::move(done));
+      },
+      [](const pb::CommandResult& result) { return result.txn(); },
+      [](const api::TxnRequest& asked, const api::TxnResponse& answer) {
+        if (answer.succeeded() || !asked.failure().empty()) return grpc::Status::OK;
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "the transaction's compares did not hold (at revision " +
+                                std::to_string(answer.header().revision()) + "); nothing was written");
+      });
 }
 
 grpc::Status KvService::Range(grpc::ServerContext* context, const api::RangeRequest* request,

@@ -23,12 +23,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "kvstore/api_metadata.h"
+#include "kvstore/deadline_timer.h"
 #include "kvstore/store.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/server.h"
@@ -51,7 +53,16 @@ struct KvServiceOptions {
   std::size_t max_in_flight = 10'000;
 };
 
-class KvService final : public raftkv::api::KV::Service {
+// Writes are served with gRPC's callback API: no thread waits for an entry
+// to commit (with the synchronous API every write in flight held one, and
+// gRPC made and ended threads all the time under load). They take raw
+// bytes and parse them here, so that bytes that are no request get
+// INVALID_ARGUMENT with a message (gRPC's own answer for a callback method
+// is UNIMPLEMENTED, without one). Reads, answered from the local store,
+// stay synchronous.
+class KvService final
+    : public raftkv::api::KV::WithRawCallbackMethod_Put<raftkv::api::KV::WithRawCallbackMethod_Delete<
+          raftkv::api::KV::WithRawCallbackMethod_Txn<raftkv::api::KV::Service>>> {
  public:
   KvService(KvServiceOptions options, raft::Server& server, Store& store);
   ~KvService() override;
@@ -60,30 +71,34 @@ class KvService final : public raftkv::api::KV::Service {
   // every member listens, or change with discovery).
   void set_client_addresses(std::map<raft::NodeId, std::string> addresses);
 
-  grpc::Status Put(grpc::ServerContext* context, const raftkv::api::PutRequest* request,
-                   raftkv::api::PutResponse* response) override;
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                grpc::ByteBuffer* response) override;
   grpc::Status Range(grpc::ServerContext* context, const raftkv::api::RangeRequest* request,
                      raftkv::api::RangeResponse* response) override;
-  grpc::Status Delete(grpc::ServerContext* context, const raftkv::api::DeleteRequest* request,
-                      raftkv::api::DeleteResponse* response) override;
-  grpc::Status Txn(grpc::ServerContext* context, const raftkv::api::TxnRequest* request,
-                   raftkv::api::TxnResponse* response) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                grpc::ByteBuffer* response) override;
 
  private:
   class Forwarder;
+  class WriteCall;
 
-  // Checks, forwards (on a follower) or proposes a write; `take` picks the
-  // response out of the applied result.
-  template <typename Request, typename Response, typename Forward, typename Take>
-  grpc::Status handle_write(grpc::ServerContext* context, const Request& request, Response* response,
-                            Forward&& forward, Take&& take);
-  // Proposes `command` and returns the applied result.
-  grpc::Status write(grpc::ServerContext* context, pb::Command command, pb::CommandResult& result);
+  // Checks, forwards (on a follower) or proposes a write, and answers it
+  // when that is done or its deadline passes. `forward` starts the call to
+  // the leader, `take` picks the response out of the applied result,
+  // `check` gives the status of an applied one.
+  template <typename Request, typename Response, typename Forward, typename Take, typename Check>
+  grpc::ServerUnaryReactor* handle_write(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
+                                         Forward forward, Take take, Check check);
+  // Calls `then` with this member's status once it knows a leader, or at
+  // `until` if it still knows none (mid-election), without blocking.
+  void when_leader_known(std::chrono::system_clock::time_point until,
+                         std::function<void(const raft::ServerStatus&)> then);
   grpc::Status unavailable(const std::string& why) const;
-  // unavailable(why), marked as certainly not applied.
-  grpc::Status not_applied(grpc::ServerContext* context, const std::string& why) const;
   void fill(raftkv::api::ResponseHeader& header, raft::Index revision) const;
-  std::chrono::system_clock::time_point deadline_of(const grpc::ServerContext* context) const;
+  std::chrono::system_clock::time_point deadline_of(const grpc::ServerContextBase* context) const;
 
   std::string client_address(raft::NodeId member) const;
 
@@ -94,6 +109,9 @@ class KvService final : public raftkv::api::KV::Service {
   Store& store_;
   std::unique_ptr<Forwarder> forwarder_;
   std::atomic<std::size_t> in_flight_{0};
+  // Last: destroyed first, answering what still waits on it while the rest
+  // of the service is intact.
+  DeadlineTimer timer_;
 };
 
 }  // namespace kv

@@ -16,7 +16,7 @@ namespace kv {
 
 inline constexpr char kForwardedHeader[] = "raftkv-forwarded";
 
-inline bool forwarded(const grpc::ServerContext* context) {
+inline bool forwarded(const grpc::ServerContextBase* context) {
   return context->client_metadata().count(kForwardedHeader) > 0;
 }
 

@@ -134,16 +134,20 @@ void Server::enqueue(Input input) {
     }
   }
   // Refused: answer now rather than leave the caller waiting forever.
-  if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->promise.set_value(stopped_error());
+  if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(stopped_error());
   if (auto* read = std::get_if<ReadRequest>(&input)) read->promise.set_value(stopped_error());
   if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(stopped_error());
 }
 
 std::future<Result<Applied>> Server::propose(std::string command) {
-  ProposeRequest request{std::move(command), {}};
-  auto future = request.promise.get_future();
-  enqueue(std::move(request));
+  auto promise = std::make_shared<std::promise<Result<Applied>>>();
+  auto future = promise->get_future();
+  propose(std::move(command), [promise](Result<Applied> result) { promise->set_value(std::move(result)); });
   return future;
+}
+
+void Server::propose(std::string command, ProposalDone done) {
+  enqueue(ProposeRequest{std::move(command), std::move(done)});
 }
 
 std::future<Result<Index>> Server::read_index() {
@@ -215,10 +219,10 @@ bool Server::handle(Input& input) {
   } else if (auto* propose = std::get_if<ProposeRequest>(&input)) {
     Result<ProposalTicket> ticket = core_->propose(std::move(propose->command));
     if (!ticket.ok()) {
-      propose->promise.set_value(ticket.error());
+      propose->done(ticket.error());
     } else {
       pending_proposals_.emplace(ticket.value().index,
-                                 PendingProposal{ticket.value().term, std::move(propose->promise)});
+                                 PendingProposal{ticket.value().term, std::move(propose->done)});
     }
   } else if (auto* read = std::get_if<ReadRequest>(&input)) {
     const std::uint64_t id = next_read_id_++;
@@ -486,7 +490,7 @@ void Server::publish_status() {
 }
 
 void Server::fail_everything(const Error& error) {
-  for (auto& [index, proposal] : pending_proposals_) proposal.promise.set_value(error);
+  for (auto& [index, proposal] : pending_proposals_) proposal.done(error);
   pending_proposals_.clear();
   for (auto& [id, read] : pending_reads_) read.promise.set_value(error);
   pending_reads_.clear();
@@ -497,7 +501,7 @@ void Server::fail_everything(const Error& error) {
     leftover.swap(inbox_);
   }
   for (Input& input : leftover) {
-    if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->promise.set_value(error);
+    if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(error);
     if (auto* read = std::get_if<ReadRequest>(&input)) read->promise.set_value(error);
     if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(error);
   }
@@ -511,7 +515,7 @@ void Server::fail_apply(ApplyBatch& work, const Error& error) {
   // its state is wrong.
   apply_failed_ = true;
   inbox_ready_.notify_all();
-  for (auto& [index, proposal] : work.proposals) proposal.promise.set_value(error);
+  for (auto& [index, proposal] : work.proposals) proposal.done(error);
   for (auto& [index, promise] : work.reads) promise.set_value(error);
 }
 
@@ -559,7 +563,7 @@ void Server::apply_loop() {
       last_command_index_ = index;
       last_command_term_ = work.restore->term();
       while (!work.proposals.empty() && work.proposals.begin()->first <= index) {
-        work.proposals.begin()->second.promise.set_value(
+        work.proposals.begin()->second.done(
             Error{ErrorCode::kTimeout,
                   "the entry's outcome is unknown: a snapshot replaced it before it applied here"});
         work.proposals.erase(work.proposals.begin());
@@ -607,10 +611,10 @@ void Server::apply_loop() {
         auto proposal = work.proposals.find(entry.index());
         if (proposal != work.proposals.end()) {
           if (proposal->second.term == entry.term()) {
-            proposal->second.promise.set_value(Applied{entry.index(), std::move(answer)});
+            proposal->second.done(Applied{entry.index(), std::move(answer)});
           } else {
             // Another leader's entry won this index: ours was never committed.
-            proposal->second.promise.set_value(
+            proposal->second.done(
                 Error{ErrorCode::kProposalDropped, "a new leader replaced the entry before it committed"});
           }
           work.proposals.erase(proposal);
@@ -619,7 +623,7 @@ void Server::apply_loop() {
     }
     if (failed) break;
     for (auto& [index, proposal] : work.proposals) {
-      proposal.promise.set_value(Error{ErrorCode::kProposalDropped, "entry was not applied"});
+      proposal.done(Error{ErrorCode::kProposalDropped, "entry was not applied"});
     }
     for (auto& [index, promise] : work.reads) waiting_reads.emplace(index, std::move(promise));
     release_reads();

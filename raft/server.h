@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -111,6 +112,12 @@ class Server {
   // stays pending until its index commits here, one way or the other; wait
   // with a deadline, and treat a timeout as "outcome unknown", not "failed".
   std::future<Result<Applied>> propose(std::string command);
+  // The same, with `done` called instead (once, on one of the server's
+  // threads -- usually the apply thread -- so it must be quick and must not
+  // call back into the server and wait). For callers that serve many
+  // requests without a thread waiting on each.
+  using ProposalDone = std::function<void(Result<Applied>)>;
+  void propose(std::string command, ProposalDone done);
 
   // A linearizable read point (§6.4): once the future holds an index, this
   // node's state machine has applied at least that far, and reading it
@@ -134,7 +141,7 @@ class Server {
  private:
   struct ProposeRequest {
     std::string command;
-    std::promise<Result<Applied>> promise;
+    ProposalDone done;
   };
   struct ReadRequest {
     std::promise<Result<Index>> promise;
@@ -151,7 +158,7 @@ class Server {
 
   struct PendingProposal {
     Term term;
-    std::promise<Result<Applied>> promise;
+    ProposalDone done;
   };
   struct PendingRead {
     std::chrono::steady_clock::time_point deadline;

@@ -1,0 +1,39 @@
+#pragma once
+// Runs functions at given times, on one thread of its own: how the KV
+// service answers a write whose entry has not applied by its deadline, and
+// re-checks for a leader mid-election, without a thread waiting per call.
+// Functions must be quick. The destructor runs every function still
+// pending at once, and at() runs one at once once the timer is stopping, so
+// that nothing waits on a function that will never run.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace kv {
+
+class DeadlineTimer {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  DeadlineTimer();
+  ~DeadlineTimer();
+  DeadlineTimer(const DeadlineTimer&) = delete;
+  DeadlineTimer& operator=(const DeadlineTimer&) = delete;
+
+  void at(Clock::time_point when, std::function<void()> function);
+
+ private:
+  void run();
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::multimap<Clock::time_point, std::function<void()>> due_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kv
