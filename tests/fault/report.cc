@@ -98,13 +98,31 @@ void write_timeline(const RunRecord& record) {
     if (operations.empty()) continue;
     std::int64_t begin = operations.front()->invoke;
     std::int64_t end = 0;
-    std::map<std::uint64_t, int> rows;
     for (const Operation* operation : operations) {
       if (operation->outcome != Outcome::kUnknown) end = std::max(end, operation->complete);
       end = std::max(end, operation->invoke);
-      rows.emplace(operation->client, 0);
+    }
+    // With a culprit, zoom in: the last operations of the explainable
+    // prefix and the culprit, where the contradiction is (the whole key's
+    // life, seconds long, would make each call a hairline).
+    const auto verdict =
+        std::find_if(record.verdict.keys.begin(), record.verdict.keys.end(),
+                     [&](const checker::KeyVerdict& k) { return k.key == key && k.culprit; });
+    if (verdict != record.verdict.keys.end()) {
+      begin = verdict->culprit->invoke;
+      const std::size_t shown = std::min<std::size_t>(verdict->prefix.size(), 12);
+      for (std::size_t i = verdict->prefix.size() - shown; i < verdict->prefix.size(); ++i) {
+        begin = std::min(begin, verdict->prefix[i].invoke);
+      }
+      end = verdict->culprit->complete;
     }
     end += (end - begin) / 20 + 1;
+    std::map<std::uint64_t, int> rows;
+    std::erase_if(operations, [&](const Operation* operation) {
+      const std::int64_t stop = operation->outcome == Outcome::kUnknown ? end : operation->complete;
+      return stop < begin || operation->invoke > end;
+    });
+    for (const Operation* operation : operations) rows.emplace(operation->client, 0);
     int row = 0;
     for (auto& [client, index] : rows) index = row++;
     const double width = 1400, lane = 22, left = 40;
@@ -133,7 +151,8 @@ void write_timeline(const RunRecord& record) {
           << " width=" << std::max(2.0, x(stop) - x(operation->invoke)) << " height=" << lane - 6
           << "><title>" << escape(checker::describe(*operation)) << "</title></rect>\n";
     }
-    out << "</svg>\n<pre>";
+    out << "</svg>\n<p>the operations of " << escape(key)
+        << " in that window (&gt;&gt; marks the culprit):</p><pre>";
     for (const Operation* operation : operations) {
       out << (culprits.count(operation->id) ? "&gt;&gt; " : "   ") << escape(checker::describe(*operation))
           << "\n";
