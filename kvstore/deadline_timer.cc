@@ -15,19 +15,31 @@ DeadlineTimer::~DeadlineTimer() {
   thread_.join();
 }
 
-void DeadlineTimer::at(Clock::time_point when, std::function<void()> function) {
+DeadlineTimer::Entry DeadlineTimer::at(Clock::time_point when, std::function<void()> function) {
+  Entry entry{when, 0};
   {
     std::unique_lock lock(mutex_);
     if (stopping_) {
       lock.unlock();
       function();  // nothing will run it later
-      return;
+      return entry;
     }
-    const bool earliest = due_.empty() || when < due_.begin()->first;
-    due_.emplace(when, std::move(function));
-    if (!earliest) return;
+    entry.id = next_id_++;
+    const bool earliest = due_.empty() || when < due_.begin()->first.first;
+    due_.emplace(std::pair(when, entry.id), std::move(function));
+    if (!earliest) return entry;
   }
   changed_.notify_one();
+  return entry;
+}
+
+void DeadlineTimer::cancel(const Entry& entry) {
+  std::function<void()> dropped;  // destroyed outside the lock
+  std::lock_guard lock(mutex_);
+  auto found = due_.find(std::pair(entry.when, entry.id));
+  if (found == due_.end()) return;
+  dropped = std::move(found->second);
+  due_.erase(found);
 }
 
 void DeadlineTimer::run() {
@@ -38,11 +50,11 @@ void DeadlineTimer::run() {
       changed_.wait(lock);
       continue;
     }
-    if (changed_.wait_until(lock, due_.begin()->first) == std::cv_status::no_timeout) continue;
+    if (changed_.wait_until(lock, due_.begin()->first.first) == std::cv_status::no_timeout) continue;
     // Run what is due outside the lock: a function may schedule another.
     std::vector<std::function<void()>> ready;
     const Clock::time_point now = Clock::now();
-    while (!due_.empty() && due_.begin()->first <= now) {
+    while (!due_.empty() && due_.begin()->first.first <= now) {
       ready.push_back(std::move(due_.begin()->second));
       due_.erase(due_.begin());
     }

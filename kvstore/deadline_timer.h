@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -24,14 +25,24 @@ class DeadlineTimer {
   DeadlineTimer(const DeadlineTimer&) = delete;
   DeadlineTimer& operator=(const DeadlineTimer&) = delete;
 
-  void at(Clock::time_point when, std::function<void()> function);
+  // What at() scheduled, for cancel().
+  struct Entry {
+    Clock::time_point when;
+    std::uint64_t id = 0;
+  };
+
+  Entry at(Clock::time_point when, std::function<void()> function);
+  // Drops a function that has not run yet (a call answered before its
+  // deadline), so that it holds no memory until then. No-op if it ran.
+  void cancel(const Entry& entry);
 
  private:
   void run();
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::multimap<Clock::time_point, std::function<void()>> due_;
+  std::map<std::pair<Clock::time_point, std::uint64_t>, std::function<void()>> due_;
+  std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;
 };

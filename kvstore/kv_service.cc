@@ -112,20 +112,42 @@ class KvService::WriteCall {
     return finished_;
   }
 
+  // Answers the call with DEADLINE_EXCEEDED at `deadline` unless something
+  // answers it first (which then drops the timer's entry).
+  void answer_by(DeadlineTimer& timer, Clock::time_point deadline, const std::shared_ptr<WriteCall>& self) {
+    timer_ = &timer;
+    deadline_ = timer.at(deadline, [weak = std::weak_ptr<WriteCall>(self)] {
+      if (auto call = weak.lock()) {
+        call->answer(
+            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                         "the write was not applied before the deadline; its outcome is unknown (it may "
+                         "still apply: use a session to retry safely)"),
+            {}, false);
+      }
+    });
+  }
+
   // Answers with `status` unless already answered; `fill` first writes the
   // response (it runs only if this call is the one that answers).
   void finish(const grpc::Status& status, const std::function<void()>& fill = {}, bool not_applied = false) {
+    if (answer(status, fill, not_applied) && timer_ != nullptr) timer_->cancel(deadline_);
+  }
+
+ private:
+  bool answer(const grpc::Status& status, const std::function<void()>& fill, bool not_applied) {
     std::lock_guard lock(mutex_);
-    if (finished_) return;
+    if (finished_) return false;
     finished_ = true;
     if (fill) fill();
     if (not_applied) context_->AddTrailingMetadata(kNotAppliedTrailer, "1");
     reactor_->Finish(status);
+    return true;
   }
 
- private:
   grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
+  DeadlineTimer* timer_ = nullptr;
+  DeadlineTimer::Entry deadline_;
   mutable std::mutex mutex_;
   bool finished_ = false;
 };
@@ -199,12 +221,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
     return call->reactor();
   }
   const Clock::time_point deadline = deadline_of(context);
-  timer_.at(deadline, [call] {
-    call->finish(
-        grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                     "the write was not applied before the deadline; its outcome is unknown (it may still "
-                     "apply: use a session to retry safely)"));
-  });
+  call->answer_by(timer_, deadline, call);
   // Read now: the context is not ours to read once the call is answered.
   const bool was_forwarded = forwarded(context);
   when_leader_known(

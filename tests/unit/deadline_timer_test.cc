@@ -40,6 +40,17 @@ TEST(DeadlineTimer, RunsEachFunctionNoEarlierThanItsTimeAndInTimeOrder) {
   for (Clock::duration late : lateness) EXPECT_GE(late, Clock::duration::zero());
 }
 
+TEST(DeadlineTimer, ACancelledFunctionNeverRuns) {
+  std::atomic<int> cancelled_runs{0}, other_runs{0};
+  DeadlineTimer timer;
+  const DeadlineTimer::Entry entry = timer.at(Clock::now() + 20ms, [&] { ++cancelled_runs; });
+  timer.at(Clock::now() + 40ms, [&] { ++other_runs; });
+  timer.cancel(entry);
+  timer.cancel(entry);  // twice: still fine
+  EXPECT_TRUE(raft::testing::eventually([&] { return other_runs == 1; }));
+  EXPECT_EQ(cancelled_runs, 0);
+}
+
 TEST(DeadlineTimer, AFunctionMaySchedule) {
   std::atomic<int> runs{0};
   DeadlineTimer timer;
