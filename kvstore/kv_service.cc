@@ -71,7 +71,27 @@ std::string KvService::client_address(raft::NodeId member) const {
   return found == client_addresses_.end() ? std::string() : found->second;
 }
 
-KvService::~KvService() = default;
+// Ends the in-flight count of one write when it goes out of scope: after
+// everything else the callback does with the service.
+struct KvService::InFlight {
+  explicit InFlight(KvService& owner) : service(owner) {}
+  ~InFlight() { service.release_in_flight(); }
+  KvService& service;
+};
+
+void KvService::release_in_flight() {
+  std::lock_guard lock(in_flight_mutex_);
+  if (--in_flight_ == 0) in_flight_done_.notify_all();
+}
+
+KvService::~KvService() {
+  // Forwarded calls and proposals answer through callbacks into this
+  // service; wait for the last (each within its deadline, at most
+  // default_timeout away, or the server's stop for proposals).
+  std::unique_lock lock(in_flight_mutex_);
+  in_flight_done_.wait_for(lock, options_.default_timeout + std::chrono::seconds(1),
+                           [&] { return in_flight_ == 0; });
+}
 
 Clock::time_point KvService::deadline_of(const grpc::ServerContextBase* context) const {
   const Clock::time_point fallback = Clock::now() + options_.default_timeout;
@@ -213,7 +233,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
     return call->reactor();
   }
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
-    --in_flight_;
+    release_in_flight();
     call->finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                               "member " + std::to_string(options_.member_id) + " has " +
                                   std::to_string(options_.max_in_flight) +
@@ -228,7 +248,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
       std::min(deadline, Clock::now() + options_.leader_wait),
       [=, this, command = std::move(command)](const raft::ServerStatus& member) mutable {
         if (call->finished()) {
-          --in_flight_;
+          release_in_flight();
           return;
         }
         const std::string leader_address = client_address(member.leader);
@@ -242,7 +262,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
           forward(forwarder_->stub(leader_address), client.get(), request.get(), reply.get(),
                   [this, call, client, reply, request, respond, leader = member.leader,
                    leader_address](grpc::Status status) {
-                    --in_flight_;
+                    const InFlight done(*this);  // released last
                     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
                       call->finish(status, [&] {
                         if (status.ok()) respond(*reply);
@@ -267,7 +287,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count()));
         server_.propose(command.SerializeAsString(),
                         [this, call, request, respond, take, check](raft::Result<raft::Applied> applied) {
-                          --in_flight_;
+                          const InFlight done(*this);  // released last
                           if (!applied.ok()) {
                             Refusal refusal = refusal_of(applied.error());
                             if (refusal.status.error_code() == grpc::StatusCode::UNAVAILABLE) {

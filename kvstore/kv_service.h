@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -83,6 +84,8 @@ class KvService final
  private:
   class Forwarder;
   class WriteCall;
+  struct InFlight;
+  void release_in_flight();
 
   // Checks, forwards (on a follower) or proposes a write, and answers it
   // when that is done or its deadline passes. `forward` starts the call to
@@ -109,6 +112,8 @@ class KvService final
   Store& store_;
   std::unique_ptr<Forwarder> forwarder_;
   std::atomic<std::size_t> in_flight_{0};
+  std::mutex in_flight_mutex_;  // for in_flight_done_
+  std::condition_variable in_flight_done_;
   // Last: destroyed first, answering what still waits on it while the rest
   // of the service is intact.
   DeadlineTimer timer_;
