@@ -188,22 +188,20 @@ namespace {
 
 // What the API says about a write whose proposal failed.
 struct Refusal {
-  grpc::Status status;
+  grpc::StatusCode code;
+  std::string message;
   bool not_applied = false;
 };
 
 Refusal refusal_of(const raft::Error& error) {
   switch (error.code) {
-    case raft::ErrorCode::kTimeout: return {grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, error.message)};
+    case raft::ErrorCode::kTimeout: return {grpc::StatusCode::DEADLINE_EXCEEDED, error.message};
     case raft::ErrorCode::kProposalDropped:
-      return {grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                           "the write was lost to a leader change and not applied"),
-              true};
+      return {grpc::StatusCode::UNAVAILABLE, "the write was lost to a leader change and not applied", true};
     case raft::ErrorCode::kNotLeader:
     case raft::ErrorCode::kLeadershipTransfer:
-      return {grpc::Status(grpc::StatusCode::UNAVAILABLE, "the write was not proposed: " + error.message),
-              true};
-    default: return {grpc::Status(grpc::StatusCode::UNAVAILABLE, error.message)};
+      return {grpc::StatusCode::UNAVAILABLE, "the write was not proposed: " + error.message, true};
+    default: return {grpc::StatusCode::UNAVAILABLE, error.message};
   }
 }
 
@@ -289,11 +287,12 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
                         [this, call, request, respond, take, check](raft::Result<raft::Applied> applied) {
                           const InFlight done(*this);  // released last
                           if (!applied.ok()) {
-                            Refusal refusal = refusal_of(applied.error());
-                            if (refusal.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-                              refusal.status = unavailable(refusal.status.error_message());
-                            }
-                            call->finish(refusal.status, {}, refusal.not_applied);
+                            const Refusal refusal = refusal_of(applied.error());
+                            // UNAVAILABLE says where the leader is, when known.
+                            call->finish(refusal.code == grpc::StatusCode::UNAVAILABLE
+                                             ? unavailable(refusal.message)
+                                             : grpc::Status(refusal.code, refusal.message),
+                                         {}, refusal.not_applied);
                             return;
                           }
                           pb::CommandResult result;

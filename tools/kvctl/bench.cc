@@ -16,6 +16,7 @@
 #include "proto/etcd_kv.grpc.pb.h"
 #include "proto/kv.grpc.pb.h"
 #include "tools/kvctl/latency_histogram.h"
+#include "tools/kvctl/status_code.h"
 
 namespace kvctl {
 
@@ -57,16 +58,6 @@ const char* name_of(BenchOptions::Workload workload) {
     case BenchOptions::Workload::kMixed: return "mixed";
   }
   return "?";
-}
-
-std::string code_name(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-      "DATA_LOSS", "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
-  return index >= 0 && index <= 16 ? kNames[index] : "ERROR";
 }
 
 class Bench {
@@ -149,7 +140,8 @@ void Bench::done(Client& client, const grpc::Status& status) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(now - client.sent).count()));
     } else {
       ++client.errors;
-      ++client.error_messages[code_name(status.error_code()) + ": " + status.error_message()];
+      ++client.error_messages[std::string(status_code_name(status.error_code())) + ": " +
+                              status.error_message()];
     }
     const std::uint64_t measured = completed_.fetch_add(1) + 1;
     Clock::rep latest = measure_end_.load();

@@ -35,6 +35,7 @@
 #include "proto/kv.grpc.pb.h"
 #include "raft/dns_resolver.h"
 #include "tools/kvctl/bench.h"
+#include "tools/kvctl/status_code.h"
 
 namespace {
 
@@ -207,13 +208,7 @@ class Client {
 };
 
 int failed(const grpc::Status& status) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-      "DATA_LOSS", "UNAUTHENTICATED"};
-  const int code = static_cast<int>(status.error_code());
-  std::fprintf(stderr, "kvctl: %s: %s\n", code >= 0 && code <= 16 ? kNames[code] : "ERROR",
+  std::fprintf(stderr, "kvctl: %s: %s\n", kvctl::status_code_name(status.error_code()),
                status.error_message().c_str());
   return 1;
 }
