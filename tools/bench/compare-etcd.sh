@@ -12,6 +12,10 @@
 #   put-1    1 client, sequential writes to the leader
 #   get-64   64 clients over 8 connections, linearizable reads from all five
 # Resident memory per member is read from /proc after the put-64 runs.
+# A third "system", floor, is grpc_floor_server (tests/bench): an
+# etcd-shaped server that answers at once, run with the same client and
+# workloads. Its ops/s are the ceiling any server taking one gRPC call per
+# operation reaches on this machine, the client's own cost included.
 # Each round runs every workload on both systems (which goes first
 # alternates); the table reports the median round. Raw JSON lines go to
 # --out (default: a file in the work directory, printed at the end).
@@ -29,7 +33,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-"$repo/tools/dev/build.sh" --target raftkvd kvctl >/dev/null
+"$repo/tools/dev/build.sh" --target raftkvd kvctl grpc_floor_server >/dev/null
 if ! command -v etcd >/dev/null; then
   as_root=()
   [[ $(id -u) == 0 ]] || as_root=(sudo)
@@ -41,7 +45,9 @@ kvctl=$repo/build/tools/kvctl
 work=$(mktemp -d /tmp/raftkv-vs-etcd.XXXXXX)
 out=${out:-$work/results.jsonl}
 etcd_pids=()
+floor_pid=""
 cleanup() {
+  [[ -z $floor_pid ]] || kill -KILL "$floor_pid" 2>/dev/null || true
   for pid in "${etcd_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   RAFTKV_CLUSTER_DIR=$work/raftkv "$repo/deploy/local/cluster.sh" stop >/dev/null 2>&1 || true
   for pid_file in "$work"/raftkv/node-*.pid; do
@@ -67,6 +73,12 @@ for id in 1 2 3 4 5; do
   etcd_pids+=($!)
   disown  # killed by PID in cleanup; no job-control notices
 done
+
+# The floor: one process on 24200.
+floor_endpoint=127.0.0.1:24200
+"$repo/build/tests/bench/grpc_floor_server" --listen "$floor_endpoint" >"$work/floor.log" 2>&1 &
+floor_pid=$!
+disown
 
 # raftkv: clients on 24001-24005, peers on 24011-24015.
 export RAFTKV_CLUSTER_DIR=$work/raftkv RAFTKV_CLIENT_PORT=24001 RAFTKV_PEER_PORT=24011
@@ -110,12 +122,14 @@ rss_mib() { # pids...: the mean resident set of the processes, MiB
 }
 
 run() { # system workload
-  local system=$1 workload=$2 endpoints leader target
-  if [[ $system == etcd ]]; then endpoints=$etcd_endpoints leader=$etcd_leader target=etcd
-  else endpoints=$raftkv_endpoints leader=$raftkv_leader target=raftkv; fi
+  local system=$1 workload=$2 endpoints leader target pids
+  case $system in
+    etcd) endpoints=$etcd_endpoints leader=$etcd_leader target=etcd pids="${etcd_pids[*]}" ;;
+    raftkv) endpoints=$raftkv_endpoints leader=$raftkv_leader target=raftkv pids=$raftkv_pids ;;
+    floor) endpoints=$floor_endpoint leader=$floor_endpoint target=etcd pids=$floor_pid ;;
+  esac
   local common=(--target "$target" --val-size 256 --key-space-size 100000 --duration "$duration" --warmup 2 --no-progress)
-  local pids report
-  if [[ $system == etcd ]]; then pids="${etcd_pids[*]}"; else pids=$raftkv_pids; fi
+  local report
   local ticks_before
   ticks_before=$(cpu_ticks $pids)
   case $workload in
@@ -127,7 +141,7 @@ run() { # system workload
   # the operations of the whole run, at the measured rate).
   local ticks=$(($(cpu_ticks $pids) - ticks_before))
   local rss=""
-  [[ $workload == put-64 ]] && rss=$(rss_mib $pids)
+  [[ $workload == put-64 && $system != floor ]] && rss=$(rss_mib $pids)
   echo "{\"system\":\"$system\",\"workload\":\"$workload\",\"round\":$round,\"rss_mib\":\"$rss\",\"cpu_ticks\":$ticks,\"ticks_per_second\":$(getconf CLK_TCK),\"report\":$report}" >>"$out"
   echo "round $round: $system $workload: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f ops/s, p50 %.2f ms, p99 %.2f ms, %d errors" % (r["ops_per_second"], r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["errors"]))' "$report")${rss:+, $rss MiB per member}"
 }
@@ -137,6 +151,7 @@ echo "raftkv leader $raftkv_leader, etcd leader $etcd_leader; $rounds rounds of 
 for ((round = 1; round <= rounds; round++)); do
   for workload in put-64 put-1 get-64; do
     if ((round % 2)); then run etcd $workload; run raftkv $workload; else run raftkv $workload; run etcd $workload; fi
+    run floor $workload
   done
 done
 
@@ -147,7 +162,7 @@ def median(values): return statistics.median(values) if values else float("nan")
 print()
 print("%-7s %-8s %10s %9s %9s %14s %14s %7s" % ("system", "workload", "ops/s", "p50 ms", "p99 ms", "RSS MiB/node", "CPU us/op", "errors"))
 rows = {}
-for system in ("raftkv", "etcd"):
+for system in ("raftkv", "etcd", "floor"):
     for workload in ("put-64", "put-1", "get-64"):
         mine = [r for r in runs if r["system"] == system and r["workload"] == workload]
         ops = median([r["report"]["ops_per_second"] for r in mine])
@@ -157,6 +172,7 @@ for system in ("raftkv", "etcd"):
         errors = sum(r["report"]["errors"] for r in mine)
         # CPU of all five members per operation: over the whole run, warm-up
         # (2 s) included, at the measured rate.
+        # (For the floor: its server process alone.)
         cpu = median([r["cpu_ticks"] / r["ticks_per_second"] * 1e6 /
                       max(1.0, r["report"]["ops_per_second"] * (r["report"]["seconds"] + 2)) for r in mine])
         rows[system, workload] = (ops, p50, p99, median(rss) if rss else None)
@@ -170,5 +186,9 @@ print("raftkv / etcd: put-64 throughput %.2fx, put-64 p99 %.2fx, put-1 p50 %.2fx
     r(("raftkv", "put-1"))[1] / e(("etcd", "put-1"))[1],
     r(("raftkv", "get-64"))[0] / e(("etcd", "get-64"))[0],
     r(("raftkv", "put-64"))[3] / e(("etcd", "put-64"))[3]))
+print("floor / etcd (the most any one-call-per-operation server gets here): put-64 throughput %.2fx, put-1 p50 %.2fx, get-64 throughput %.2fx" % (
+    r(("floor", "put-64"))[0] / e(("etcd", "put-64"))[0],
+    r(("floor", "put-1"))[1] / e(("etcd", "put-1"))[1],
+    r(("floor", "get-64"))[0] / e(("etcd", "get-64"))[0]))
 PY
 echo "raw results: $out"
