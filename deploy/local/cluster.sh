@@ -10,6 +10,8 @@
 #   RAFTKV_NODES         how many members           (default 5)
 #   RAFTKV_CLIENT_PORT   first client port          (default 9001)
 #   RAFTKV_PEER_PORT     first peer port            (default 7001)
+#   RAFTKV_DAEMON_ARGS   more raftkvd flags for every member, e.g.
+#                        "--snapshot-entries 20000"  (default none)
 #
 # start is idempotent (running members are left alone); stop sends SIGTERM
 # (a leader hands over first) and SIGKILLs what is still there after 10 s.
@@ -48,7 +50,7 @@ start() {
     fi
     "$raftkvd" --id "$id" --data-dir "$dir/node-$id" \
       --listen-peer "127.0.0.1:$((peer_port + id - 1))" --listen-client "127.0.0.1:$((client_port + id - 1))" \
-      --peers "$peers" --clients "$clients" >>"$dir/node-$id.log" 2>&1 &
+      --peers "$peers" --clients "$clients" ${RAFTKV_DAEMON_ARGS:-} >>"$dir/node-$id.log" 2>&1 &
     echo $! >"$dir/node-$id.pid"
     echo "member $id started (pid $!), clients on 127.0.0.1:$((client_port + id - 1))"
   done
