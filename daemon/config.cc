@@ -145,6 +145,11 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
   app.add_option("--snapshot-entries", config.snapshot_entries,
                  "take a snapshot after this many applied entries")
       ->capture_default_str();
+  app.add_option("--log-cache-mb", config.log_cache_mib,
+                 "MiB of applied log entries kept in memory for followers that lag (older ones are read "
+                 "from disk)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();

@@ -33,6 +33,9 @@ struct DaemonConfig {
   int heartbeat_ticks = 2;
   std::uint64_t snapshot_entries = 100'000;
   std::uint64_t compaction_margin = 5'000;
+  // MiB of applied log payloads kept in memory; older ones are read from
+  // disk when a lagging follower needs them.
+  std::uint64_t log_cache_mib = 4;
   std::string log_level = "info";
 };
 

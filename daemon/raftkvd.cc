@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   options.core.id = config.id;
   options.core.election_ticks = config.election_ticks;
   options.core.heartbeat_ticks = config.heartbeat_ticks;
+  options.core.log_payload_cache_bytes = static_cast<std::size_t>(config.log_cache_mib) << 20;
   options.tick_interval = std::chrono::milliseconds(config.tick_ms);
   options.snapshot_entries = config.snapshot_entries;
   options.compaction_margin = config.compaction_margin;

@@ -33,6 +33,7 @@ Core::Core(CoreConfig config, RestoredState restored)
     throw std::invalid_argument("need 0 < heartbeat_ticks < election_ticks");
   }
   if (config_.max_inflight_appends == 0) throw std::invalid_argument("max_inflight_appends must be > 0");
+  log_.limit_payload_bytes(config_.log_payload_cache_bytes);
   std::sort(config_.voters.begin(), config_.voters.end());
   config_.voters.erase(std::unique(config_.voters.begin(), config_.voters.end()), config_.voters.end());
   for (NodeId voter : config_.voters) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "raft/types.h"
@@ -40,6 +41,11 @@ struct CoreConfig {
   std::size_t max_snapshot_chunk_bytes = 1 << 20;
   // Payload bytes of committed entries handed out per Ready.
   std::size_t max_apply_bytes_per_ready = 16 << 20;
+  // Payload bytes of applied, stable log entries kept in memory (newest
+  // first); older ones keep only index and term, and the driver must fill
+  // their payloads in from storage before sending an AppendEntries
+  // (log_payloads.h). The default keeps every payload until compaction.
+  std::size_t log_payload_cache_bytes = std::numeric_limits<std::size_t>::max();
 
   // Seeds the randomized election timeouts; the core is a pure function of
   // its inputs and this seed.

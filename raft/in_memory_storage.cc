@@ -53,4 +53,15 @@ Status InMemoryStorage::compact(Index through) {
   return {};
 }
 
+Result<std::vector<pb::Entry>> InMemoryStorage::read_entries(Index first, Index last) {
+  std::lock_guard lock(mutex_);
+  if (first > last || first < first_index() || last > last_index()) {
+    return Error{ErrorCode::kStorage, "entries " + std::to_string(first) + ".." + std::to_string(last) +
+                                          " are not stored (the log holds " + std::to_string(first_index()) +
+                                          ".." + std::to_string(last_index()) + ")"};
+  }
+  const auto begin = state_.entries.begin() + static_cast<std::ptrdiff_t>(first - first_index());
+  return std::vector<pb::Entry>(begin, begin + static_cast<std::ptrdiff_t>(last - first + 1));
+}
+
 }  // namespace raft

@@ -15,6 +15,7 @@ class InMemoryStorage final : public Storage {
   Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override;
   Status save_snapshot(const pb::SnapshotMetadata& snapshot) override;
   Status compact(Index through) override;
+  Result<std::vector<pb::Entry>> read_entries(Index first, Index last) override;
 
  private:
   Index first_index() const { return state_.log_base.index() + 1; }

@@ -1,5 +1,6 @@
 #include "raft/raft_log.h"
 
+#include <algorithm>
 #include <cassert>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,8 @@ RaftLog::RaftLog(Index base_index, Term base_term, std::vector<pb::Entry> entrie
   // Everything up to the base was applied to make the snapshot.
   committed_ = std::max({std::min(committed, last_index()), applied, base_index_});
   applied_ = std::max(applied, base_index_);
+  payloads_from_ = base_index_ + 1;
+  for (const pb::Entry& entry : entries_) payload_bytes_ += entry.data().size();
 }
 
 Term RaftLog::last_term() const {
@@ -53,6 +56,7 @@ bool RaftLog::is_up_to_date(Index other_last_index, Term other_last_term) const 
 
 Index RaftLog::append(pb::Entry entry) {
   entry.set_index(last_index() + 1);
+  payload_bytes_ += entry.data().size();
   entries_.push_back(std::move(entry));
   return last_index();
 }
@@ -63,7 +67,12 @@ void RaftLog::truncate_and_append(const pb::Entry& entry) {
   // Figure 2 only ever truncates uncommitted entries; anything else would
   // mean a second leader disagreed about committed history.
   assert(index > committed_);
+  // Only applied entries lose their payloads, so everything truncated here
+  // still has its own.
+  assert(index >= payloads_from_);
+  for (Index gone = index; gone <= last_index(); ++gone) payload_bytes_ -= at(gone).data().size();
   entries_.resize(index - base_index_ - 1);
+  payload_bytes_ += entry.data().size();
   entries_.push_back(entry);
   stable_ = std::min(stable_, index - 1);
 }
@@ -90,7 +99,7 @@ std::vector<pb::Entry> RaftLog::slice(Index from, std::size_t max_entries, std::
   std::size_t bytes = 0;
   for (Index index = from; index <= last_index() && result.size() < max_entries; ++index) {
     const pb::Entry& entry = at(index);
-    bytes += entry.data().size();
+    bytes += index < payloads_from_ ? dropped_sizes_[index - first_index()] : entry.data().size();
     if (!result.empty() && bytes > max_bytes) break;
     result.push_back(entry);
   }
@@ -110,6 +119,7 @@ std::vector<pb::Entry> RaftLog::unstable_entries() const {
 void RaftLog::mark_stable(Index index) {
   assert(index <= last_index());
   stable_ = std::max(stable_, index);
+  release_payloads();
 }
 
 std::vector<pb::Entry> RaftLog::entries_to_apply(std::size_t max_bytes) const {
@@ -119,19 +129,50 @@ std::vector<pb::Entry> RaftLog::entries_to_apply(std::size_t max_bytes) const {
 void RaftLog::mark_applied(Index index) {
   assert(index <= committed_);
   applied_ = std::max(applied_, index);
+  release_payloads();
+}
+
+void RaftLog::limit_payload_bytes(std::size_t bytes) {
+  payload_limit_ = bytes;
+  release_payloads();
+}
+
+void RaftLog::release_payloads() {
+  // Oldest first, and only what storage holds and the state machine has:
+  // nothing the driver still has to persist or apply loses its payload.
+  const Index releasable = std::min(applied_, stable_);
+  while (payload_bytes_ > payload_limit_ && payloads_from_ <= releasable) {
+    pb::Entry& entry = entries_[payloads_from_ - base_index_ - 1];
+    const std::size_t size = entry.data().size();
+    dropped_sizes_.push_back(static_cast<std::uint32_t>(size));
+    payload_bytes_ -= size;
+    entry.clear_data();
+    std::string().swap(*entry.mutable_data());  // give the memory back, not just the length
+    ++payloads_from_;
+  }
 }
 
 void RaftLog::compact(Index index) {
   if (index <= base_index_) return;
   assert(index <= applied_ && index <= stable_);
   base_term_ = at(index).term();
+  for (Index gone = std::max(payloads_from_, first_index()); gone <= index; ++gone) {
+    payload_bytes_ -= at(gone).data().size();
+  }
+  const std::size_t dropped_gone = std::min<std::size_t>(dropped_sizes_.size(), index - base_index_);
+  dropped_sizes_.erase(dropped_sizes_.begin(),
+                       dropped_sizes_.begin() + static_cast<std::ptrdiff_t>(dropped_gone));
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
   base_index_ = index;
+  payloads_from_ = std::max(payloads_from_, index + 1);
 }
 
 void RaftLog::restore(Index index, Term term) {
   assert(index > committed_);
   entries_.clear();
+  dropped_sizes_.clear();
+  payload_bytes_ = 0;
+  payloads_from_ = index + 1;
   base_index_ = index;
   base_term_ = term;
   committed_ = applied_ = stable_ = index;

@@ -10,8 +10,18 @@
 // Memory and disk stay bounded because log compaction (§7) drops the prefix
 // that a snapshot of the state machine covers; the base keeps the term of
 // the last dropped entry for the consistency check at the boundary.
+//
+// Between snapshots the log can grow to many MiB of commands that every
+// member already stores and has applied. With a payload budget set, the
+// oldest applied, stable entries keep only their index and term in memory
+// (the payload is on disk); `payloads_from()` is the first index whose
+// payload is still here. slice() returns older entries without payloads,
+// and the driver fills them in from storage before sending (log_payloads.h).
 
 #include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -59,8 +69,16 @@ class RaftLog {
   std::optional<Index> last_index_of_term(Term term) const;
 
   // Entries from `from` on, at most max_entries of them and about max_bytes
-  // of payload, but always at least one when any exist.
+  // of payload, but always at least one when any exist. Entries before
+  // payloads_from() come without their payloads (their sizes still count).
   std::vector<pb::Entry> slice(Index from, std::size_t max_entries, std::size_t max_bytes) const;
+
+  // The payload budget: payloads of applied, stable entries beyond the
+  // newest `bytes` of them are dropped from memory (the default keeps all).
+  void limit_payload_bytes(std::size_t bytes);
+  Index payloads_from() const { return payloads_from_; }
+  // Payload bytes held in memory, of entries payloads_from() and later.
+  std::size_t payload_bytes() const { return payload_bytes_; }
 
   Index committed() const { return committed_; }
   void commit_to(Index index);
@@ -86,6 +104,7 @@ class RaftLog {
 
  private:
   void truncate_and_append(const pb::Entry& entry);
+  void release_payloads();
 
   Index base_index_ = 0;
   Term base_term_ = 0;
@@ -93,6 +112,13 @@ class RaftLog {
   Index committed_ = 0;
   Index applied_ = 0;
   Index stable_ = 0;
+
+  std::size_t payload_limit_ = std::numeric_limits<std::size_t>::max();
+  std::size_t payload_bytes_ = 0;
+  Index payloads_from_ = 1;
+  // Payload sizes of the entries in [first_index(), payloads_from_), whose
+  // payloads were dropped: they still count towards slice()'s max_bytes.
+  std::deque<std::uint32_t> dropped_sizes_;
 };
 
 template <typename Entries>

@@ -172,16 +172,9 @@ Result<PersistentState> RocksDbStorage::load() {
                                          : "log has a gap: index " + std::to_string(expected) +
                                                " is missing before " + std::to_string(*index));
     }
-    const std::optional<std::string_view> payload = storage_record::open(view(it->value()));
-    pb::Entry entry;
-    if (!payload || !entry.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
-      return fault("log record at index " + std::to_string(*index) + " is corrupt (checksum mismatch)");
-    }
-    if (entry.index() != *index) {
-      return fault("log record at index " + std::to_string(*index) + " claims index " +
-                   std::to_string(entry.index()));
-    }
-    state.entries.push_back(std::move(entry));
+    Result<pb::Entry> entry = decode_entry(*index, view(it->value()));
+    if (!entry.ok()) return entry.error();
+    state.entries.push_back(std::move(entry).value());
     expected = *index + 1;
   }
   if (!it->status().ok()) return fault("cannot read the log: " + it->status().ToString());
@@ -240,12 +233,49 @@ Result<Term> RocksDbStorage::stored_term(Index index) {
   std::string value;
   const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), log_, log_key(index), &value);
   if (!found.ok()) return fault("cannot read log index " + std::to_string(index) + ": " + found.ToString());
-  const std::optional<std::string_view> payload = storage_record::open(value);
+  Result<pb::Entry> entry = decode_entry(index, value);
+  if (!entry.ok()) return entry.error();
+  return entry.value().term();
+}
+
+Result<pb::Entry> RocksDbStorage::decode_entry(Index index, std::string_view record) const {
+  const std::optional<std::string_view> payload = storage_record::open(record);
   pb::Entry entry;
   if (!payload || !entry.ParseFromArray(payload->data(), static_cast<int>(payload->size()))) {
     return fault("log record at index " + std::to_string(index) + " is corrupt (checksum mismatch)");
   }
-  return entry.term();
+  if (entry.index() != index) {
+    return fault("log record at index " + std::to_string(index) + " claims index " +
+                 std::to_string(entry.index()));
+  }
+  return entry;
+}
+
+Result<std::vector<pb::Entry>> RocksDbStorage::read_entries(Index first, Index last) {
+  if (!loaded_) return Error{ErrorCode::kStorage, "RocksDbStorage::read_entries before load"};
+  if (first > last || first <= base_.index() || last > last_index_) {
+    return fault("entries " + std::to_string(first) + ".." + std::to_string(last) +
+                 " are not stored (the log holds " + std::to_string(base_.index() + 1) + ".." +
+                 std::to_string(last_index_) + ")");
+  }
+  std::vector<pb::Entry> entries;
+  entries.reserve(last - first + 1);
+  rocksdb::ReadOptions scan;
+  scan.verify_checksums = true;
+  const std::string end_key = log_key(last + 1);
+  const rocksdb::Slice end(end_key);
+  scan.iterate_upper_bound = &end;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
+  Index expected = first;
+  for (it->Seek(log_key(first)); it->Valid(); it->Next()) {
+    Result<pb::Entry> entry = decode_entry(expected, view(it->value()));
+    if (!entry.ok()) return entry.error();
+    entries.push_back(std::move(entry).value());
+    ++expected;
+  }
+  if (!it->status().ok()) return fault("cannot read the log: " + it->status().ToString());
+  if (expected != last + 1) return fault("log index " + std::to_string(expected) + " is missing");
+  return entries;
 }
 
 Status RocksDbStorage::save_snapshot(const pb::SnapshotMetadata& snapshot) {

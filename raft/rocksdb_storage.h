@@ -57,6 +57,7 @@ class RocksDbStorage final : public Storage {
   Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override;
   Status save_snapshot(const pb::SnapshotMetadata& snapshot) override;
   Status compact(Index through) override;
+  Result<std::vector<pb::Entry>> read_entries(Index first, Index last) override;
 
   const std::string& directory() const { return directory_; }
 
@@ -68,6 +69,8 @@ class RocksDbStorage final : public Storage {
   // Reads a record of the meta column family into `message`; false when absent.
   Result<bool> read_meta(const char* key, google::protobuf::MessageLite& message, const char* what);
   Result<Term> stored_term(Index index);
+  // A log record's entry, checked: its checksum, and that it is `index`.
+  Result<pb::Entry> decode_entry(Index index, std::string_view record) const;
   Status write(rocksdb::WriteBatch& batch, bool sync);
 
   std::string directory_;

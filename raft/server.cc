@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "raft/log_payloads.h"
 #include "raft/snapshot_file.h"
 
 namespace raft {
@@ -243,6 +244,13 @@ bool Server::process_ready() {
   // §10.2.1: the leader's AppendEntries go out before its own disk write.
   for (pb::Message& message : ready.messages) {
     if (message.has_install_snapshot() && !fill_snapshot_chunk(message)) continue;
+    Result<PayloadFill> filled =
+        fill_dropped_payloads(message, core_->log().payloads_from(), core_->log().base_index(), *storage_);
+    if (!filled.ok()) {
+      spdlog::error("raft node {}: {}", options_.core.id, filled.error().to_string());
+      return false;
+    }
+    if (filled.value() == PayloadFill::kCompacted) continue;  // the next heartbeat sends the snapshot
     transport_->send(std::move(message));
   }
   std::vector<std::pair<Index, bool>> received;

@@ -41,6 +41,13 @@ class Storage {
   // which must not be past the latest snapshot. Need not be synced: a crash
   // that loses it only leaves entries to delete again.
   virtual Status compact(Index through) = 0;
+
+  // The stored entries first..last (first <= last), each whole. An error
+  // when any of them is not stored (compacted away, or beyond the end) or
+  // cannot be read. The driver reads payloads the core dropped from memory
+  // (CoreConfig::log_payload_cache_bytes) this way, on the thread that
+  // saves: what it reads is what it saved.
+  virtual Result<std::vector<pb::Entry>> read_entries(Index first, Index last) = 0;
 };
 
 }  // namespace raft

@@ -22,6 +22,8 @@ mutations=(
   "raft/core_snapshots.cc|  log_.compact(std::min({through, snapshot_.index(), log_.stable_index()}));|  log_.compact(std::min({through + 1000000, log_.applied(), log_.stable_index()}));|compact the log past the latest snapshot"
   "raft/core_snapshots.cc| chunk.offset() != incoming_->received) {| false) {|accept snapshot chunks out of order"
   "raft/core_reads.cc|  read.round = read_round_ + 1;   // step 3: confirmed by the next round|  read.round = 0;|serve reads without confirming leadership (§6.4 step 3)"
+  "raft/raft_log.cc|  const Index releasable = std::min(applied_, stable_);|  const Index releasable = stable_;|drop payloads of entries not yet applied"
+  "raft/log_payloads.cc|  if (missing == 0) return PayloadFill::kReady;|  if (missing >= 0) return PayloadFill::kReady;|send AppendEntries without the payloads dropped from memory"
 )
 
 # One copy of the tree as it is now, so that edits made while the check runs

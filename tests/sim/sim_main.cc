@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   };
   std::uint64_t runs = 0, steps = 0, crashes = 0, partitions = 0, committed = 0, reads = 0,
                 client_operations = 0;
-  std::uint64_t snapshots_taken = 0, snapshots_installed = 0, snapshots_damaged = 0;
+  std::uint64_t snapshots_taken = 0, snapshots_installed = 0, snapshots_damaged = 0, payloads_filled = 0;
   std::uint64_t slowest_liveness = 0;
   double next_progress = 60;
   std::signal(SIGABRT, report_abort);
@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
     snapshots_taken += result.snapshots_taken;
     snapshots_installed += result.snapshots_installed;
     snapshots_damaged += result.snapshots_damaged;
+    payloads_filled += result.payloads_filled;
     slowest_liveness = std::max(slowest_liveness, result.liveness_time);
     if (!result.passed) {
       std::cout << "FAILED seed " << seed << " (" << result.nodes << " nodes): " << result.failure << "\n"
@@ -139,7 +140,8 @@ int main(int argc, char** argv) {
             << " partitions, " << committed << " committed entries, " << reads << " linearizable reads, "
             << client_operations << " client operations checked for linearizability, " << snapshots_taken
             << " snapshots taken, " << snapshots_installed << " installed by followers (" << snapshots_damaged
-            << " arrived damaged and were fetched again); slowest recovery after healing " << slowest_liveness
+            << " arrived damaged and were fetched again), " << payloads_filled
+            << " AppendEntries filled in from disk; slowest recovery after healing " << slowest_liveness
             << " time units\n";
   return 0;
 }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 #include <map>
 
 #include "raft/in_memory_snapshot_store.h"
 #include "raft/in_memory_storage.h"
+#include "raft/log_payloads.h"
 #include "raft/snapshot_file.h"
 #include "tests/checker/linearizability.h"
 
@@ -85,8 +87,14 @@ Simulation::Simulation(SimulationOptions options)
   compaction_margin_ = random_.chance(0.5) ? 0 : random_.uniform(1, 50);
   damage_rate_ = random_.chance(0.5) ? 0.0 : 0.02;
   const std::size_t chunk_bytes = random_.uniform(16, 1025);
+  // Half the seeds keep every payload in memory; the others drop the
+  // payloads of applied entries beyond a budget of 0 to 2 KiB, so that
+  // AppendEntries to lagging followers are filled in from the disk.
+  const std::size_t payload_cache =
+      random_.chance(0.5) ? std::numeric_limits<std::size_t>::max() : random_.uniform(0, 2049);
   for (auto& node : nodes_) {
     node->config.max_snapshot_chunk_bytes = chunk_bytes;
+    node->config.log_payload_cache_bytes = payload_cache;
     node->core = std::make_unique<Core>(node->config);
   }
   result_.nodes = count;
@@ -146,7 +154,10 @@ SimulationResult Simulation::run() {
         (fifo_links_ ? "yes" : "no") + ", chaos " + std::to_string(options_.chaos_duration) +
         ", snapshot every " + std::to_string(snapshot_every_) + " (margin " +
         std::to_string(compaction_margin_) + ", chunks of " +
-        std::to_string(config.max_snapshot_chunk_bytes) + " bytes)");
+        std::to_string(config.max_snapshot_chunk_bytes) + " bytes), payload cache " +
+        (config.log_payload_cache_bytes == std::numeric_limits<std::size_t>::max()
+             ? std::string("unbounded")
+             : std::to_string(config.log_payload_cache_bytes) + " bytes"));
   for (auto& node : nodes_) {
     schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node->id, Tick{});
   }
@@ -297,6 +308,7 @@ void Simulation::pump(Node& node) {
   if (node.core->role() == Role::kLeader) checker_.on_leader_write(*node.core, ready.entries);
   for (pb::Message& message : ready.messages) {
     if (message.has_install_snapshot() && !fill_snapshot_chunk(node, message)) continue;
+    if (!fill_payloads(node, message)) continue;
     send(message);
   }
   node.writing = std::move(ready);
@@ -446,6 +458,21 @@ bool Simulation::fill_snapshot_chunk(Node& node, pb::Message& message) {
   }
   chunk->set_data(std::move(bytes).value());
   return true;
+}
+
+bool Simulation::fill_payloads(Node& node, pb::Message& message) {
+  const Index before = message.has_append_entries() && message.append_entries().entries_size() > 0
+                           ? message.append_entries().entries(0).index()
+                           : 0;
+  Result<PayloadFill> filled = fill_dropped_payloads(message, node.core->log().payloads_from(),
+                                                     node.core->log().base_index(), node.disk);
+  if (!filled.ok()) {
+    checker_.fail_with("node " + std::to_string(node.id) +
+                       " cannot fill in an AppendEntries from its disk: " + filled.error().message);
+    return false;
+  }
+  if (before != 0 && before < node.core->log().payloads_from()) ++result_.payloads_filled;
+  return filled.value() == PayloadFill::kReady;
 }
 
 void Simulation::send(const pb::Message& message) {

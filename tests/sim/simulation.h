@@ -53,7 +53,8 @@ struct SimulationResult {
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;
   std::uint64_t snapshots_damaged = 0;
-  std::uint64_t liveness_time = 0;  // from healing to the first new commit
+  std::uint64_t payloads_filled = 0;  // AppendEntries whose payloads were read back from disk
+  std::uint64_t liveness_time = 0;    // from healing to the first new commit
 };
 
 class Simulation {
@@ -101,6 +102,9 @@ class Simulation {
   void maybe_take_snapshot(Node& node);
   void finish_snapshot(Node& node);
   bool fill_snapshot_chunk(Node& node, pb::Message& message);
+  // Fills in payloads the core dropped from memory, from the node's disk;
+  // false when the message is to be dropped.
+  bool fill_payloads(Node& node, pb::Message& message);
   void send(const pb::Message& message);
   void crash(Node& node);
   void restart(Node& node);

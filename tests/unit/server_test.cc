@@ -306,6 +306,9 @@ class GatedStorage final : public Storage {
     return inner_.save_snapshot(snapshot);
   }
   Status compact(Index through) override { return inner_.compact(through); }
+  Result<std::vector<pb::Entry>> read_entries(Index first, Index last) override {
+    return inner_.read_entries(first, last);
+  }
   void hold_next_save() {
     std::lock_guard lock(mutex_);
     hold_next_ = true;
@@ -421,6 +424,24 @@ TEST(ServerSnapshots, ABrandNewFollowerCatchesUpFromASnapshotInChunksThenFromThe
   ASSERT_TRUE(
       eventually([&] { return cluster.machine(newcomer).commands() == cluster.machine(leader).commands(); }));
   EXPECT_EQ(cluster.machine(newcomer).commands().back(), "b49");
+}
+
+TEST(ServerLogCache, AFollowerBehindThePayloadsInMemoryCatchesUpFromTheLeadersDisk) {
+  // No payloads of applied entries in memory at all: every entry the
+  // returning follower needs is read back from the leader's storage.
+  ServerCluster cluster(3, [](ServerOptions& options) { options.core.log_payload_cache_bytes = 0; });
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId follower = leader == 1 ? 2 : 1;
+  cluster.stop(follower);
+  EXPECT_EQ(expect_all_ok(propose_all(cluster.server(leader), "a", 2000)), 2000u);
+  EXPECT_GT(cluster.server(leader).status().commit_index, 2000u);
+
+  cluster.start(follower);
+  ASSERT_TRUE(eventually(
+      [&] { return cluster.machine(follower).commands() == cluster.machine(leader).commands(); }, 60s));
+  EXPECT_EQ(cluster.machine(follower).restores(), 0) << "from the log, not a snapshot";
+  EXPECT_EQ(cluster.machine(follower).commands().back(), "a1999");
 }
 
 TEST(ServerSnapshots, ATransferResumesAfterLostChunks) {

@@ -247,6 +247,40 @@ TEST_P(StorageConformance, EntriesBeforeTheCompactionPointAreRefused) {
   EXPECT_EQ(terms_of(state), (std::vector<Term>{2}));
 }
 
+TEST_P(StorageConformance, ReadEntriesGivesBackWhatWasSaved) {
+  auto numbered = [](Index first, Index last, Term term) {
+    std::vector<pb::Entry> result;
+    for (Index index = first; index <= last; ++index) {
+      result.push_back(entry(index, term, "t" + std::to_string(term) + "-" + std::to_string(index)));
+    }
+    return result;
+  };
+  ASSERT_TRUE(storage().save(nullptr, numbered(1, 10, 1), true).ok());
+  ASSERT_TRUE(storage().save(nullptr, numbered(6, 12, 2), true).ok());  // replaces 6..10
+  Result<std::vector<pb::Entry>> read = storage().read_entries(4, 8);
+  ASSERT_TRUE(read.ok()) << read.error().to_string();
+  ASSERT_EQ(read.value().size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    const Index index = 4 + i;
+    const Term term = index < 6 ? 1 : 2;
+    EXPECT_EQ(read.value()[i].index(), index);
+    EXPECT_EQ(read.value()[i].term(), term);
+    EXPECT_EQ(read.value()[i].data(), "t" + std::to_string(term) + "-" + std::to_string(index));
+  }
+}
+
+TEST_P(StorageConformance, ReadEntriesRefusesWhatIsNotStored) {
+  ASSERT_TRUE(storage().save(nullptr, entries_from(1, 10, 1), true).ok());
+  ASSERT_TRUE(storage().save_snapshot(snapshot_at(6, 1)).ok());
+  ASSERT_TRUE(storage().compact(5).ok());
+  EXPECT_FALSE(storage().read_entries(5, 7).ok()) << "compacted";
+  EXPECT_FALSE(storage().read_entries(9, 11).ok()) << "beyond the end";
+  EXPECT_FALSE(storage().read_entries(8, 7).ok()) << "an empty range";
+  Result<std::vector<pb::Entry>> read = storage().read_entries(6, 10);
+  ASSERT_TRUE(read.ok()) << read.error().to_string();
+  EXPECT_EQ(read.value().size(), 5u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStorages, StorageConformance,
                          ::testing::Values(std::make_pair("InMemory", Factory([] {
                                                             return std::make_unique<InMemoryUnderTest>();
