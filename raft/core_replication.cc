@@ -109,6 +109,10 @@ void Core::handle_append_entries_response(const pb::Message& message) {
   if (found == followers_.end()) return;
   FollowerProgress& progress = found->second;
   const pb::AppendEntriesResponse& response = message.append_entries_response();
+  // No correct follower answers about entries this leader never had (a
+  // peer that lost its disk but kept its id might): ignore such an answer.
+  const Index claimed = response.success() ? response.match_index() : response.rejected_index();
+  if (claimed > log_.last_index()) return;
   progress.recently_active = true;
   if (response.read_round() > progress.acked_read_round) {
     progress.acked_read_round = response.read_round();

@@ -383,6 +383,25 @@ TEST(Robustness, MessagesNotAddressedToThisNodeOrClaimingToComeFromItAreIgnored)
   EXPECT_TRUE(drain_messages(core).empty());
 }
 
+TEST(Robustness, AcknowledgementsOfEntriesTheLeaderNeverHadAreIgnored) {
+  // A peer that lost its disk but not its id, or a process left over from
+  // an earlier cluster with the same id, may claim entries beyond the
+  // leader's log. Believing it would send the leader looking for a snapshot
+  // it does not have.
+  auto leader = leader_replicating_to_2(testing::test_config(1, {1, 2}));
+  const Index last = leader->log().last_index();
+  leader->step(append_response(2, 1, leader->term(), last + 10));
+  EXPECT_EQ(leader->followers().at(2).match_index, last);
+  EXPECT_EQ(leader->followers().at(2).next_index, last + 1);
+  leader->step(testing::append_rejection(2, 1, leader->term(), last + 10, last + 5, 0));
+  EXPECT_LE(leader->followers().at(2).next_index, last + 1);
+  ASSERT_TRUE(leader->propose("x").ok());
+  drain(*leader);  // and replication carries on
+  leader->step(append_response(2, 1, leader->term(), last + 1));
+  EXPECT_EQ(leader->followers().at(2).match_index, last + 1);
+  EXPECT_EQ(leader->log().committed(), last + 1);
+}
+
 TEST(Robustness, TimeoutNowFromANodeOtherThanTheLeaderIsIgnored) {
   CoreNetwork network(3);
   network.elect(1);
