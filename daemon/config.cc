@@ -150,6 +150,10 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
                  "from disk)")
       ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
+  app.add_option("--rocksdb-memory-mb", config.rocksdb_memory_mib,
+                 "MiB of block cache and memtables shared by the node's RocksDB databases")
+      ->check(CLI::Range(4, 1 << 20))
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();

@@ -36,6 +36,8 @@ struct DaemonConfig {
   // MiB of applied log payloads kept in memory; older ones are read from
   // disk when a lagging follower needs them.
   std::uint64_t log_cache_mib = 4;
+  // MiB shared by both RocksDB databases for block cache and memtables.
+  std::uint64_t rocksdb_memory_mib = 32;
   std::string log_level = "info";
 };
 

@@ -38,17 +38,17 @@ raft::Status check_directory(const std::string& directory, NodeStorage::Mode mod
 }  // namespace
 
 raft::Result<NodeStorage> NodeStorage::open(const std::string& directory, raft::StorageIdentity identity,
-                                            Mode mode) {
+                                            Mode mode, std::shared_ptr<raft::RocksDbMemory> memory) {
   if (raft::Status checked = check_directory(directory, mode); !checked.ok()) return checked.error();
   NodeStorage node;
   node.directory_ = directory;
-  auto raft = raft::RocksDbStorage::open(directory + "/raft", identity);
+  auto raft = raft::RocksDbStorage::open(directory + "/raft", identity, memory);
   if (!raft.ok()) return raft.error();
   node.raft_ = std::move(raft).value();
   auto snapshots = raft::FileSnapshotStore::open(directory + "/snapshots");
   if (!snapshots.ok()) return snapshots.error();
   node.snapshots_ = std::move(snapshots).value();
-  auto store = kv::Store::open(directory + "/kv");
+  auto store = kv::Store::open(directory + "/kv", memory);
   if (!store.ok()) return store.error();
   node.store_ = std::move(store).value();
   return node;

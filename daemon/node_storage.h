@@ -35,8 +35,10 @@ class NodeStorage {
   };
   // Refuses a directory that is not empty and holds no node's data, before
   // anything is created in it.
+  // With `memory`, both RocksDB databases share that budget for block cache
+  // and memtables; without, each uses RocksDB's defaults.
   static raft::Result<NodeStorage> open(const std::string& directory, raft::StorageIdentity identity,
-                                        Mode mode);
+                                        Mode mode, std::shared_ptr<raft::RocksDbMemory> memory = nullptr);
 
   // Loads the log, checks the latest snapshot file end to end, and checks
   // that the key-value store fits the log (it is not behind the log's

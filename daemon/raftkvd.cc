@@ -80,9 +80,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   directory->start();  // with DNS: the first lookup, then a thread keeps them fresh
 
-  auto storage =
-      raftkv::NodeStorage::open(config.data_dir, raft::StorageIdentity{config.cluster_id, config.id},
-                                raftkv::NodeStorage::Mode::kCreateIfMissing);
+  auto storage = raftkv::NodeStorage::open(
+      config.data_dir, raft::StorageIdentity{config.cluster_id, config.id},
+      raftkv::NodeStorage::Mode::kCreateIfMissing,
+      raft::RocksDbMemory::create(static_cast<std::size_t>(config.rocksdb_memory_mib) << 20));
   if (!storage.ok()) return fail(1, storage.error().to_string());
   raftkv::NodeStorage node = std::move(storage).value();
 

@@ -31,6 +31,15 @@ std::string generation_name(std::uint64_t generation) {
   return std::string(kGenerationPrefix) + std::to_string(generation);
 }
 
+// Every column family of the store, generations included, is opened and
+// created with these: RocksDB's defaults, or a share of the process's
+// memory budget.
+rocksdb::ColumnFamilyOptions family_options(const raft::RocksDbMemory* memory) {
+  rocksdb::ColumnFamilyOptions options;
+  if (memory != nullptr) memory->apply(options, 64 << 20);
+  return options;
+}
+
 void append_length_prefixed(std::string& out, std::string_view bytes) {
   out += record::big_endian(bytes.size(), 4);
   out.append(bytes);
@@ -98,8 +107,9 @@ Error Store::fault(const std::string& what) const {
   return Error{ErrorCode::kStorage, "key-value store " + directory_ + ": " + what};
 }
 
-Store::Store(std::string directory, std::unique_ptr<rocksdb::DB> db)
-    : directory_(std::move(directory)), db_(std::move(db)) {}
+Store::Store(std::string directory, std::unique_ptr<rocksdb::DB> db,
+             std::shared_ptr<raft::RocksDbMemory> memory)
+    : directory_(std::move(directory)), db_(std::move(db)), memory_(std::move(memory)) {}
 
 Store::~Store() {
   active_.reset();
@@ -122,7 +132,8 @@ std::uint64_t Store::generation() const {
   return generation_;
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& directory) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& directory,
+                                           std::shared_ptr<raft::RocksDbMemory> memory) {
   auto refuse = [&](const std::string& what) {
     return Error{ErrorCode::kStorage, "key-value store " + directory + ": " + what};
   };
@@ -134,17 +145,18 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory) {
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  if (memory) memory->apply(static_cast<rocksdb::DBOptions&>(options));
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(options, directory, &names).ok()) {
     names = {rocksdb::kDefaultColumnFamilyName};  // a new database
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+  for (const std::string& name : names) families.emplace_back(name, family_options(memory.get()));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status opened = rocksdb::DB::Open(options, directory, families, &handles, &raw);
   if (!opened.ok()) return refuse("cannot open RocksDB: " + opened.ToString());
-  std::unique_ptr<Store> store(new Store(directory, std::unique_ptr<rocksdb::DB>(raw)));
+  std::unique_ptr<Store> store(new Store(directory, std::unique_ptr<rocksdb::DB>(raw), memory));
   std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
   for (std::size_t i = 0; i < names.size(); ++i) by_name[names[i]] = handles[i];
   store->default_ = by_name.at(rocksdb::kDefaultColumnFamilyName);
@@ -158,7 +170,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory) {
     // A new store: generation 1, stamped before anything else is written.
     rocksdb::ColumnFamilyHandle* first = nullptr;
     const rocksdb::Status created =
-        db.CreateColumnFamily(rocksdb::ColumnFamilyOptions(options), generation_name(1), &first);
+        db.CreateColumnFamily(family_options(memory.get()), generation_name(1), &first);
     if (!created.ok()) return store->fault("cannot create its first generation: " + created.ToString());
     by_name[generation_name(1)] = first;
     rocksdb::WriteBatch batch;
@@ -267,7 +279,8 @@ std::unique_ptr<raft::StateMachineView> Store::view() {
 Status Store::restore(Index index, raft::SnapshotSource& source) {
   const std::uint64_t next = generation() + 1;
   rocksdb::ColumnFamilyHandle* raw = nullptr;
-  const rocksdb::Status created = db_->CreateColumnFamily({}, generation_name(next), &raw);
+  const rocksdb::Status created =
+      db_->CreateColumnFamily(family_options(memory_.get()), generation_name(next), &raw);
   if (!created.ok())
     return fault("cannot create generation " + std::to_string(next) + ": " + created.ToString());
   std::shared_ptr<rocksdb::ColumnFamilyHandle> family = share(raw);

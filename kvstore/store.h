@@ -30,6 +30,7 @@
 #include <string>
 
 #include "proto/kv_store.pb.h"
+#include "raft/rocksdb_memory.h"
 #include "raft/state_machine.h"
 
 namespace rocksdb {
@@ -50,8 +51,10 @@ class Store final : public raft::StateMachine {
   static constexpr std::uint64_t kSessionTimeoutMs = 3'600'000;
 
   // Opens (or creates) the store in `directory`, dropping what a crashed
-  // restore left behind. Errors name the directory and what is wrong.
-  static raft::Result<std::unique_ptr<Store>> open(const std::string& directory);
+  // restore left behind. Errors name the directory and what is wrong. With
+  // `memory`, its block cache and memtables draw on that shared budget.
+  static raft::Result<std::unique_ptr<Store>> open(const std::string& directory,
+                                                   std::shared_ptr<raft::RocksDbMemory> memory = nullptr);
   ~Store() override;
 
   raft::Result<std::string> apply(raft::Index index, std::string_view command) override;
@@ -92,7 +95,7 @@ class Store final : public raft::StateMachine {
   std::size_t sessions() const { return session_last_used_.size(); }
 
  private:
-  Store(std::string directory, std::unique_ptr<rocksdb::DB> db);
+  Store(std::string directory, std::unique_ptr<rocksdb::DB> db, std::shared_ptr<raft::RocksDbMemory> memory);
   raft::Error fault(const std::string& what) const;
   std::shared_ptr<rocksdb::ColumnFamilyHandle> share(rocksdb::ColumnFamilyHandle* handle);
   std::shared_ptr<rocksdb::ColumnFamilyHandle> active() const;
@@ -108,6 +111,7 @@ class Store final : public raft::StateMachine {
 
   const std::string directory_;
   std::unique_ptr<rocksdb::DB> db_;
+  const std::shared_ptr<raft::RocksDbMemory> memory_;  // may be null: RocksDB's defaults
   rocksdb::ColumnFamilyHandle* default_ = nullptr;
   // The active generation; replaced (under the exclusive lock) by restore().
   // Shared with views being written out, so a generation dropped by a

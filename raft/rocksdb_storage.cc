@@ -36,7 +36,8 @@ Error RocksDbStorage::fault(const std::string& what) const {
 }
 
 Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& directory,
-                                                             StorageIdentity identity) {
+                                                             StorageIdentity identity,
+                                                             std::shared_ptr<RocksDbMemory> memory) {
   auto refuse = [&](const std::string& what) {
     return Error{ErrorCode::kStorage, "data directory " + directory + ": " + what};
   };
@@ -60,13 +61,19 @@ Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& 
   // default 64 MiB buffers a node's directory grew by the whole log between
   // RocksDB compactions. The WAL is capped to match.
   options.max_total_wal_size = 64 << 20;
+  rocksdb::ColumnFamilyOptions small_options(options);  // the metadata: a few records
   rocksdb::ColumnFamilyOptions log_options(options);
   log_options.write_buffer_size = 8 << 20;
   log_options.level0_file_num_compaction_trigger = 2;
+  if (memory) {
+    memory->apply(static_cast<rocksdb::DBOptions&>(options));
+    memory->apply(small_options, 1 << 20);
+    memory->apply(log_options, 8 << 20);
+  }
   const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
+      {rocksdb::kDefaultColumnFamilyName, small_options},
       {kLogColumnFamily, log_options},
-      {kMetaColumnFamily, rocksdb::ColumnFamilyOptions(options)},
+      {kMetaColumnFamily, small_options},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "raft/rocksdb_memory.h"
 #include "raft/storage.h"
 
 namespace rocksdb {
@@ -50,7 +51,10 @@ class RocksDbStorage final : public Storage {
   static constexpr const char* kLogColumnFamily = "raft_log";
   static constexpr const char* kMetaColumnFamily = "raft_meta";
 
-  static Result<std::unique_ptr<RocksDbStorage>> open(const std::string& directory, StorageIdentity identity);
+  // With `memory`, the database's block cache and memtables draw on that
+  // shared budget.
+  static Result<std::unique_ptr<RocksDbStorage>> open(const std::string& directory, StorageIdentity identity,
+                                                      std::shared_ptr<RocksDbMemory> memory = nullptr);
   ~RocksDbStorage() override;
 
   Result<PersistentState> load() override;

@@ -431,6 +431,30 @@ TEST_F(RocksDbDirectory, RefusesAGarbledSnapshotRecord) {
   EXPECT_NE(refusal(data_, kIdentity).find("snapshot metadata record is corrupt"), std::string::npos);
 }
 
+TEST(RocksDbMemoryBudget, MemtablesStayWithinTheBudgetWhileTheLogGrowsPastIt) {
+  TemporaryDirectory directory;
+  auto memory = RocksDbMemory::create(8 << 20);
+  auto opened = RocksDbStorage::open(directory.sub("data"), StorageIdentity{7, 1}, memory);
+  ASSERT_TRUE(opened.ok()) << opened.error().to_string();
+  RocksDbStorage& storage = *opened.value();
+  ASSERT_TRUE(storage.load().ok());
+  std::size_t largest = 0;
+  const std::string payload(4096, 'p');
+  for (Index first = 1; first <= 16384; first += 64) {  // 64 MiB of entries
+    std::vector<pb::Entry> batch;
+    for (Index index = first; index < first + 64; ++index) batch.push_back(entry(index, 1, payload));
+    ASSERT_TRUE(storage.save(nullptr, batch, false).ok());
+    largest = std::max(largest, memory->memtable_bytes());
+  }
+  EXPECT_GT(largest, 1u << 20) << "the memtables were used";
+  EXPECT_LE(largest, memory->bytes() / 2 + (1 << 20))
+      << "and flushed (writes waiting) before they outgrew their half";
+  EXPECT_LE(memory->cache_bytes(), memory->bytes() + (1 << 20));
+  Result<std::vector<pb::Entry>> read = storage.read_entries(100, 101);
+  ASSERT_TRUE(read.ok()) << read.error().to_string();
+  EXPECT_EQ(read.value()[1].data(), payload);
+}
+
 TEST(RocksDbStorageOpen, RefusesADirectoryThatIsNotARaftkvDatabase) {
   TemporaryDirectory directory;
   const std::string data = directory.sub("data");
