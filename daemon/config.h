@@ -37,7 +37,7 @@ struct DaemonConfig {
   // disk when a lagging follower needs them.
   std::uint64_t log_cache_mib = 4;
   // MiB shared by both RocksDB databases for block cache and memtables.
-  std::uint64_t rocksdb_memory_mib = 32;
+  std::uint64_t rocksdb_memory_mib = 128;
   std::string log_level = "info";
 };
 
