@@ -110,12 +110,14 @@ bool Core::has_ready() const {
   if (broadcast_pending_ || read_round_pending_) return true;
   if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
   if (!snapshot_chunks_.empty() || snapshot_to_install_) return true;
+  if (!forwarded_reads_ && !reads_to_forward_.empty() && leader_ != kNoNode) return true;
   if (log_.stable_index() < log_.last_index() || log_.has_entries_to_apply()) return true;
   return soft_state() != last_soft_state_ || hard_state_changed();
 }
 
 Ready Core::ready() {
   assert(!ready_outstanding_ && "ready() called twice without advance()");
+  forward_reads();
   flush_deferred_sends();
   Ready ready;
   if (soft_state() != last_soft_state_) ready.soft_state = soft_state();
@@ -244,6 +246,7 @@ void Core::become_leader() {
   noop.set_type(pb::ENTRY_NOOP);
   log_.append(std::move(noop));
   broadcast_pending_ = true;
+  take_over_forwarded_reads();
 }
 
 void Core::campaign() {
@@ -261,6 +264,7 @@ void Core::tick() {
   if (role_ == Role::kLeader) {
     tick_leader();
   } else {
+    tick_forwarded_reads();
     tick_election();
   }
 }
@@ -438,9 +442,8 @@ void Core::step_follower(const pb::Message& message) {
     pb::Message reply = message_to(message.from(), term_);
     reply.mutable_read_index_response()->set_request_id(message.read_index_request().request_id());
     send(std::move(reply));
-  } else if (message.has_read_index_response() && message.from() == leader_) {
-    const pb::ReadIndexResponse& response = message.read_index_response();
-    read_states_.push_back(ReadState{response.request_id(), response.read_index(), response.success()});
+  } else if (message.has_read_index_response()) {
+    handle_read_index_response(message);
   }
 }
 

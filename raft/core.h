@@ -149,6 +149,11 @@ class Core {
   void release_confirmed_reads();
   void complete_read(const PendingRead& read, bool ok);
   void fail_pending_reads();
+  void forward_reads();  // sends the waiting reads if none are in flight
+  void handle_read_index_response(const pb::Message& message);
+  void finish_forwarded_reads(Index index, bool ok);
+  void tick_forwarded_reads();
+  void take_over_forwarded_reads();  // on becoming leader: serve them here
   bool committed_in_current_term() const;
 
   // ---- output helpers ----
@@ -194,6 +199,20 @@ class Core {
   bool read_round_pending_ = false;  // a new ReadIndex round to confirm at ready()
   std::vector<PendingRead> reads_awaiting_commit_;
   std::deque<PendingRead> reads_awaiting_quorum_;
+
+  // Follower (and candidate): reads forwarded to the leader, batched. At
+  // most one ReadIndex request is in flight; reads that arrive meanwhile
+  // wait for the next one (they began after the first was sent, so its
+  // answer cannot serve them). The request carries the first read's id,
+  // which the driver keeps unique, so a late answer to a request from before
+  // a restart matches nothing.
+  struct ForwardedReads {
+    NodeId leader = kNoNode;
+    int ticks = 0;  // since it was sent; given up after an election timeout
+    std::vector<std::uint64_t> request_ids;
+  };
+  std::optional<ForwardedReads> forwarded_reads_;
+  std::vector<std::uint64_t> reads_to_forward_;
 
   // Outputs accumulated since the last ready().
   std::vector<pb::Message> messages_;

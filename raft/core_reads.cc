@@ -7,7 +7,10 @@
 //    a majority (batched: one round serves every read queued before it).
 // 4. The read is served once the state machine has applied the read index.
 // Followers forward the request to the leader and serve it locally with the
-// index they get back (§6.4.1 "followers can serve reads").
+// index they get back (§6.4.1 "followers can serve reads"): one request at a
+// time per follower, answering every read that arrived before it was sent
+// (as etcd batches its ReadIndex), so that a follower under read load sends
+// the leader one message per round trip, not one per read.
 
 #include <cassert>
 
@@ -20,12 +23,59 @@ void Core::read_index(std::uint64_t request_id) {
   if (role_ == Role::kLeader) {
     handle_read_request(request_id, config_.id);
   } else if (leader_ != kNoNode) {
-    pb::Message message = message_to(leader_, term_);
-    message.mutable_read_index_request()->set_request_id(request_id);
-    send(std::move(message));
+    reads_to_forward_.push_back(request_id);  // sent at the next ready(), with the others
   } else {
     read_states_.push_back(ReadState{request_id, 0, false});
   }
+}
+
+void Core::forward_reads() {
+  if (forwarded_reads_ || reads_to_forward_.empty() || leader_ == kNoNode || role_ == Role::kLeader) return;
+  pb::Message message = message_to(leader_, term_);
+  message.mutable_read_index_request()->set_request_id(reads_to_forward_.front());
+  send(std::move(message));
+  forwarded_reads_ = ForwardedReads{leader_, 0, std::move(reads_to_forward_)};
+  reads_to_forward_.clear();
+}
+
+void Core::handle_read_index_response(const pb::Message& message) {
+  const pb::ReadIndexResponse& response = message.read_index_response();
+  // Any answer from the node asked will do, even if it has since lost
+  // leadership: it confirmed the index with a majority after every read of
+  // the batch had begun, or it says it failed.
+  if (!forwarded_reads_ || message.from() != forwarded_reads_->leader ||
+      response.request_id() != forwarded_reads_->request_ids.front()) {
+    return;  // a late answer to a request already given up
+  }
+  finish_forwarded_reads(response.read_index(), response.success());
+  forward_reads();
+}
+
+void Core::finish_forwarded_reads(Index index, bool ok) {
+  for (std::uint64_t id : forwarded_reads_->request_ids)
+    read_states_.push_back(ReadState{id, ok ? index : 0, ok});
+  forwarded_reads_.reset();
+}
+
+void Core::tick_forwarded_reads() {
+  // A request lost with a crashed leader or a dropped message is given up
+  // after an election timeout; its reads fail and the next batch goes out
+  // (to the leader known by then).
+  if (forwarded_reads_ && ++forwarded_reads_->ticks >= config_.election_ticks)
+    finish_forwarded_reads(0, false);
+  forward_reads();
+}
+
+void Core::take_over_forwarded_reads() {
+  // Reads this node forwarded began before it became leader: serving them
+  // here, with an index taken now, is as safe as serving a new read.
+  std::vector<std::uint64_t> ids = std::move(reads_to_forward_);
+  reads_to_forward_.clear();
+  if (forwarded_reads_) {
+    ids.insert(ids.begin(), forwarded_reads_->request_ids.begin(), forwarded_reads_->request_ids.end());
+    forwarded_reads_.reset();
+  }
+  for (std::uint64_t id : ids) handle_read_request(id, config_.id);
 }
 
 bool Core::committed_in_current_term() const {

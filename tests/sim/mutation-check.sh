@@ -23,6 +23,7 @@ mutations=(
   "raft/core_snapshots.cc| chunk.offset() != incoming_->received) {| false) {|accept snapshot chunks out of order"
   "raft/core_reads.cc|  read.round = read_round_ + 1;   // step 3: confirmed by the next round|  read.round = 0;|serve reads without confirming leadership (§6.4 step 3)"
   "raft/raft_log.cc|  const Index releasable = std::min(applied_, stable_);|  const Index releasable = stable_;|drop payloads of entries not yet applied"
+  "raft/core_reads.cc|    reads_to_forward_.push_back(request_id);  // sent at the next ready(), with the others|    if (forwarded_reads_) { forwarded_reads_->request_ids.push_back(request_id); return; } reads_to_forward_.push_back(request_id);|let a forwarded ReadIndex answer reads that began after it was sent"
   "raft/log_payloads.cc|  if (missing == 0) return PayloadFill::kReady;|  if (missing >= 0) return PayloadFill::kReady;|send AppendEntries without the payloads dropped from memory"
 )
 

@@ -14,6 +14,7 @@ using testing::append_response;
 using testing::CoreNetwork;
 using testing::drain;
 using testing::drain_messages;
+using testing::Drained;
 using testing::request_vote;
 
 void enable_pre_vote_and_check_quorum(CoreConfig& config) {
@@ -205,6 +206,104 @@ TEST(ReadIndex, FollowerGetsTheReadIndexFromTheLeader) {
   ASSERT_EQ(network.read_states(2).size(), 1u);
   EXPECT_TRUE(network.read_states(2)[0].ok);
   EXPECT_EQ(network.read_states(2)[0].index, 2u);
+}
+
+// Node 2 following leader 1 in term `term`, its outputs drained.
+std::unique_ptr<Core> follower_of_1(Term term = 1) {
+  auto follower = std::make_unique<Core>(testing::test_config(2, {1, 2, 3}));
+  follower->step(testing::append_entries(1, 2, term, 0, 0, {}, 0));
+  drain(*follower);
+  return follower;
+}
+
+std::vector<pb::Message> read_requests(const Drained& drained) {
+  std::vector<pb::Message> requests;
+  for (const pb::Message& message : drained.ready.messages_after_persist) {
+    if (message.has_read_index_request()) requests.push_back(message);
+  }
+  return requests;
+}
+
+pb::Message read_answer(NodeId from, std::uint64_t request_id, Index index, bool ok, Term term = 1) {
+  pb::Message message;
+  message.set_from(from);
+  message.set_to(2);
+  message.set_term(term);
+  auto* response = message.mutable_read_index_response();
+  response->set_request_id(request_id);
+  response->set_read_index(index);
+  response->set_success(ok);
+  return message;
+}
+
+TEST(ReadIndex, AFollowerForwardsOneRequestAtATimeAndItsAnswerServesTheReadsThatCameBefore) {
+  auto follower = follower_of_1();
+  follower->read_index(11);
+  follower->read_index(12);
+  std::vector<pb::Message> sent = read_requests(drain(*follower));
+  ASSERT_EQ(sent.size(), 1u) << "one request for both";
+  EXPECT_EQ(sent[0].to(), 1u);
+  EXPECT_EQ(sent[0].read_index_request().request_id(), 11u);
+  follower->read_index(13);  // began after the request left: not served by its answer
+  EXPECT_TRUE(read_requests(drain(*follower)).empty()) << "one request in flight at most";
+
+  follower->step(read_answer(1, 11, 40, true));
+  Drained drained = drain(*follower);
+  ASSERT_EQ(drained.ready.read_states.size(), 2u);
+  EXPECT_EQ(drained.ready.read_states[0].request_id, 11u);
+  EXPECT_EQ(drained.ready.read_states[1].request_id, 12u);
+  EXPECT_EQ(drained.ready.read_states[1].index, 40u);
+  EXPECT_TRUE(drained.ready.read_states[1].ok);
+  sent = read_requests(drained);
+  ASSERT_EQ(sent.size(), 1u) << "the read that waited goes next";
+  EXPECT_EQ(sent[0].read_index_request().request_id(), 13u);
+
+  follower->step(read_answer(1, 11, 41, true));  // a duplicate of the first answer
+  EXPECT_TRUE(drain(*follower).ready.read_states.empty());
+  follower->step(read_answer(3, 13, 41, true));  // from a node that was not asked
+  EXPECT_TRUE(drain(*follower).ready.read_states.empty());
+  follower->step(read_answer(1, 13, 0, false));
+  drained = drain(*follower);
+  ASSERT_EQ(drained.ready.read_states.size(), 1u);
+  EXPECT_FALSE(drained.ready.read_states[0].ok);
+}
+
+TEST(ReadIndex, AForwardedRequestWithoutAnAnswerFailsAfterAnElectionTimeoutAndTheNextGoesOut) {
+  auto follower = follower_of_1();
+  follower->read_index(21);
+  ASSERT_EQ(read_requests(drain(*follower)).size(), 1u);
+  follower->read_index(22);
+  const int election_ticks = follower->config().election_ticks;
+  std::vector<ReadState> done;
+  std::vector<pb::Message> sent;
+  for (int i = 0; i < election_ticks; ++i) {
+    follower->step(testing::append_entries(1, 2, 1, 0, 0, {}, 0));  // the leader is alive
+    follower->tick();
+    Drained drained = drain(*follower);
+    done.insert(done.end(), drained.ready.read_states.begin(), drained.ready.read_states.end());
+    for (const pb::Message& message : read_requests(drained)) sent.push_back(message);
+  }
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].request_id, 21u);
+  EXPECT_FALSE(done[0].ok);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].read_index_request().request_id(), 22u);
+}
+
+TEST(ReadIndex, ReadsForwardedByANodeThatBecomesLeaderAreServedByIt) {
+  CoreNetwork network(3);
+  network.elect(1);
+  ASSERT_TRUE(network.node(1).propose("a").ok());
+  network.settle();
+  network.isolate(1);
+  network.node(2).read_index(31);  // forwarded to 1, which is cut off
+  network.settle();
+  network.elect(2);
+  network.settle();
+  ASSERT_EQ(network.read_states(2).size(), 1u);
+  EXPECT_EQ(network.read_states(2)[0].request_id, 31u);
+  EXPECT_TRUE(network.read_states(2)[0].ok);
+  EXPECT_GE(network.read_states(2)[0].index, 2u);
 }
 
 // ----------------------------------------------------- leadership transfer --
