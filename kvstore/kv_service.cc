@@ -117,13 +117,13 @@ void KvService::fill(api::ResponseHeader& header, raft::Index revision) const {
   header.set_revision(revision);
 }
 
-// One write in progress. Exactly one of its possible ends answers it: the
-// entry applied (or failed), the leader answered a forwarded call, or the
-// deadline passed first. Whatever comes later finds it finished and leaves
-// the response alone (gRPC may have freed it by then).
-class KvService::WriteCall {
+// One call in progress. Exactly one of its possible ends answers it: the
+// entry applied (or failed), the read point was reached, the leader answered
+// a forwarded call, or the deadline passed first. Whatever comes later finds
+// it finished and leaves the response alone (gRPC may have freed it by then).
+class KvService::Call {
  public:
-  explicit WriteCall(grpc::CallbackServerContext* context)
+  explicit Call(grpc::CallbackServerContext* context)
       : context_(context), reactor_(context->DefaultReactor()) {}
 
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
@@ -132,18 +132,14 @@ class KvService::WriteCall {
     return finished_;
   }
 
-  // Answers the call with DEADLINE_EXCEEDED at `deadline` unless something
-  // answers it first (which then drops the timer's entry).
-  void answer_by(DeadlineTimer& timer, Clock::time_point deadline, const std::shared_ptr<WriteCall>& self) {
+  // Answers the call with DEADLINE_EXCEEDED and `why` at `deadline` unless
+  // something answers it first (which then drops the timer's entry).
+  void answer_by(DeadlineTimer& timer, Clock::time_point deadline, const std::shared_ptr<Call>& self,
+                 std::string why) {
     timer_ = &timer;
-    deadline_ = timer.at(deadline, [weak = std::weak_ptr<WriteCall>(self)] {
-      if (auto call = weak.lock()) {
-        call->answer(
-            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                         "the write was not applied before the deadline; its outcome is unknown (it may "
-                         "still apply: use a session to retry safely)"),
-            {}, false);
-      }
+    deadline_ = timer.at(deadline, [weak = std::weak_ptr<Call>(self), why = std::move(why)] {
+      if (auto call = weak.lock())
+        call->answer(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, why), {}, false);
     });
   }
 
@@ -171,6 +167,16 @@ class KvService::WriteCall {
   mutable std::mutex mutex_;
   bool finished_ = false;
 };
+
+bool KvService::admit(Call& call) {
+  if (in_flight_.fetch_add(1) < options_.max_in_flight) return true;
+  release_in_flight();
+  call.finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                           "member " + std::to_string(options_.member_id) + " has " +
+                               std::to_string(options_.max_in_flight) +
+                               " requests in flight; retry with back-off"));
+  return false;
+}
 
 void KvService::when_leader_known(Clock::time_point until,
                                   std::function<void(const raft::ServerStatus&)> then) {
@@ -212,7 +218,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
                                                   const grpc::ByteBuffer* request_bytes,
                                                   grpc::ByteBuffer* response_bytes, Forward forward,
                                                   Take take, Check check) {
-  auto call = std::make_shared<WriteCall>(context);
+  auto call = std::make_shared<Call>(context);
   const auto request = std::make_shared<Request>();
   grpc::ByteBuffer bytes(*request_bytes);  // shares the slices
   grpc::ProtoBufferReader reader(&bytes);
@@ -220,7 +226,7 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
     call->finish(invalid("the request is not a " + Request::descriptor()->full_name()));
     return call->reactor();
   }
-  // Written only by the end that answers the call (WriteCall::finish).
+  // Written only by the end that answers the call (Call::finish).
   const auto respond = [response_bytes](const Response& response) {
     bool own_buffer = false;
     (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, Response>(response, response_bytes, &own_buffer);
@@ -230,16 +236,12 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
     call->finish(invalid(problem));
     return call->reactor();
   }
-  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
-    release_in_flight();
-    call->finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                              "member " + std::to_string(options_.member_id) + " has " +
-                                  std::to_string(options_.max_in_flight) +
-                                  " requests in flight; retry with back-off"));
-    return call->reactor();
-  }
+  if (!admit(*call)) return call->reactor();
   const Clock::time_point deadline = deadline_of(context);
-  call->answer_by(timer_, deadline, call);
+  call->answer_by(
+      timer_, deadline, call,
+      "the write was not applied before the deadline; its outcome is unknown (it may still apply: "
+      "use a session to retry safely)");
   // Read now: the context is not ours to read once the call is answered.
   const bool was_forwarded = forwarded(context);
   when_leader_known(
@@ -357,37 +359,76 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
       });
 }
 
-grpc::Status KvService::Range(grpc::ServerContext* context, const api::RangeRequest* request,
-                              api::RangeResponse* response) {
-  if (request->key().empty())
-    return invalid("the key is empty (for every key, use key \"\\0\" and range_end \"\\0\")");
-  if (request->key().size() > Store::kMaxKeyBytes) {
-    return invalid("the key is " + std::to_string(request->key().size()) + " bytes, over the limit of " +
-                   std::to_string(Store::kMaxKeyBytes));
+grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request_bytes,
+                                           grpc::ByteBuffer* response_bytes) {
+  auto call = std::make_shared<Call>(context);
+  api::RangeRequest request;
+  grpc::ByteBuffer bytes(*request_bytes);  // shares the slices
+  grpc::ProtoBufferReader reader(&bytes);
+  if (!request.ParseFromZeroCopyStream(&reader)) {
+    call->finish(invalid("the request is not a " + api::RangeRequest::descriptor()->full_name()));
+    return call->reactor();
   }
-  if (request->limit() < 0) return invalid("the limit is negative");
-  if (!request->serializable()) {
-    status_with_leader(server_, deadline_of(context), options_.leader_wait);
-    // Linearizable (§6.4): the leader confirms a read point, this member
-    // applies up to it, then the local store answers.
-    std::future<raft::Result<raft::Index>> read_point = server_.read_index();
-    if (read_point.wait_until(deadline_of(context)) != std::future_status::ready) {
-      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          "no leader confirmed the read before the deadline");
-    }
-    raft::Result<raft::Index> confirmed = read_point.get();
-    if (!confirmed.ok()) {
-      if (confirmed.error().code == raft::ErrorCode::kTimeout) {
-        return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, confirmed.error().message);
-      }
-      return unavailable("a linearizable read needs a leader: " + confirmed.error().message);
-    }
+  if (request.key().empty()) {
+    call->finish(invalid("the key is empty (for every key, use key \"\\0\" and range_end \"\\0\")"));
+    return call->reactor();
   }
-  raft::Result<api::RangeResponse> read = store_.range(*request);
-  if (!read.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, read.error().to_string());
-  *response = std::move(read).value();
-  fill(*response->mutable_header(), response->header().revision());
-  return grpc::Status::OK;
+  if (request.key().size() > Store::kMaxKeyBytes) {
+    call->finish(invalid("the key is " + std::to_string(request.key().size()) + " bytes, over the limit of " +
+                         std::to_string(Store::kMaxKeyBytes)));
+    return call->reactor();
+  }
+  if (request.limit() < 0) {
+    call->finish(invalid("the limit is negative"));
+    return call->reactor();
+  }
+  // Reads the local store and answers; for a linearizable read, once this
+  // member has applied the confirmed read point (on the apply thread).
+  const auto answer = [this, call, response_bytes](const api::RangeRequest& asked) {
+    raft::Result<api::RangeResponse> read = store_.range(asked);
+    if (!read.ok()) {
+      call->finish(grpc::Status(grpc::StatusCode::INTERNAL, read.error().to_string()));
+      return;
+    }
+    api::RangeResponse response = std::move(read).value();
+    fill(*response.mutable_header(), response.header().revision());
+    call->finish(grpc::Status::OK, [&] {
+      bool own_buffer = false;
+      (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, api::RangeResponse>(response, response_bytes,
+                                                                                &own_buffer);
+    });
+  };
+  if (request.serializable()) {
+    answer(request);
+    return call->reactor();
+  }
+  if (!admit(*call)) return call->reactor();
+  const Clock::time_point deadline = deadline_of(context);
+  call->answer_by(timer_, deadline, call, "no leader confirmed the read before the deadline");
+  // Linearizable (§6.4): the leader confirms a read point, this member
+  // applies up to it, then the local store answers.
+  when_leader_known(
+      std::min(deadline, Clock::now() + options_.leader_wait),
+      [this, call, answer, request = std::move(request)](const raft::ServerStatus&) mutable {
+        if (call->finished()) {
+          release_in_flight();
+          return;
+        }
+        server_.read_index(
+            [this, call, answer, request = std::move(request)](raft::Result<raft::Index> confirmed) {
+              const InFlight done(*this);  // released last
+              if (call->finished()) return;
+              if (confirmed.ok()) {
+                answer(request);
+              } else if (confirmed.error().code == raft::ErrorCode::kTimeout) {
+                call->finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, confirmed.error().message));
+              } else {
+                call->finish(unavailable("a linearizable read needs a leader: " + confirmed.error().message));
+              }
+            });
+      });
+  return call->reactor();
 }
 
 }  // namespace kv

@@ -54,16 +54,18 @@ struct KvServiceOptions {
   std::size_t max_in_flight = 10'000;
 };
 
-// Writes are served with gRPC's callback API: no thread waits for an entry
-// to commit (with the synchronous API every write in flight held one, and
-// gRPC made and ended threads all the time under load). They take raw
-// bytes and parse them here, so that bytes that are no request get
-// INVALID_ARGUMENT with a message (gRPC's own answer for a callback method
-// is UNIMPLEMENTED, without one). Reads, answered from the local store,
-// stay synchronous.
+// Every method is served with gRPC's callback API: no thread waits for an
+// entry to commit or a read point to be applied (with the synchronous API
+// every call in flight held one, and gRPC made and ended threads all the
+// time under load). A linearizable read is answered on the apply thread
+// right after it applied the read point. Methods take raw bytes and parse
+// them here, so that bytes that are no request get INVALID_ARGUMENT with a
+// message (gRPC's own answer for a callback method is UNIMPLEMENTED,
+// without one).
 class KvService final
-    : public raftkv::api::KV::WithRawCallbackMethod_Put<raftkv::api::KV::WithRawCallbackMethod_Delete<
-          raftkv::api::KV::WithRawCallbackMethod_Txn<raftkv::api::KV::Service>>> {
+    : public raftkv::api::KV::WithRawCallbackMethod_Put<
+          raftkv::api::KV::WithRawCallbackMethod_Range<raftkv::api::KV::WithRawCallbackMethod_Delete<
+              raftkv::api::KV::WithRawCallbackMethod_Txn<raftkv::api::KV::Service>>>> {
  public:
   KvService(KvServiceOptions options, raft::Server& server, Store& store);
   ~KvService() override;
@@ -74,8 +76,8 @@ class KvService final
 
   grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                                 grpc::ByteBuffer* response) override;
-  grpc::Status Range(grpc::ServerContext* context, const raftkv::api::RangeRequest* request,
-                     raftkv::api::RangeResponse* response) override;
+  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -83,8 +85,11 @@ class KvService final
 
  private:
   class Forwarder;
-  class WriteCall;
+  class Call;
   struct InFlight;
+  // Counts a call in flight, or refuses it (RESOURCE_EXHAUSTED) when the
+  // member has too many; a counted call is released by an InFlight.
+  bool admit(Call& call);
   void release_in_flight();
 
   // Checks, forwards (on a follower) or proposes a write, and answers it

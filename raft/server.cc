@@ -136,7 +136,7 @@ void Server::enqueue(Input input) {
   }
   // Refused: answer now rather than leave the caller waiting forever.
   if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(stopped_error());
-  if (auto* read = std::get_if<ReadRequest>(&input)) read->promise.set_value(stopped_error());
+  if (auto* read = std::get_if<ReadRequest>(&input)) read->done(stopped_error());
   if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(stopped_error());
 }
 
@@ -152,10 +152,14 @@ void Server::propose(std::string command, ProposalDone done) {
 }
 
 std::future<Result<Index>> Server::read_index() {
-  ReadRequest request;
-  auto future = request.promise.get_future();
-  enqueue(std::move(request));
+  auto promise = std::make_shared<std::promise<Result<Index>>>();
+  auto future = promise->get_future();
+  read_index([promise](Result<Index> result) { promise->set_value(std::move(result)); });
   return future;
+}
+
+void Server::read_index(ReadDone done) {
+  enqueue(ReadRequest{std::move(done)});
 }
 
 std::future<Status> Server::transfer_leadership(NodeId target) {
@@ -228,7 +232,7 @@ bool Server::handle(Input& input) {
   } else if (auto* read = std::get_if<ReadRequest>(&input)) {
     const std::uint64_t id = next_read_id_++;
     pending_reads_.emplace(
-        id, PendingRead{std::chrono::steady_clock::now() + read_timeout_, std::move(read->promise)});
+        id, PendingRead{std::chrono::steady_clock::now() + read_timeout_, std::move(read->done)});
     core_->read_index(id);
   } else if (auto* transfer = std::get_if<TransferRequest>(&input)) {
     transfer->promise.set_value(core_->transfer_leadership(transfer->target));
@@ -274,9 +278,9 @@ bool Server::process_ready() {
     auto pending = pending_reads_.find(read.request_id);
     if (pending == pending_reads_.end()) continue;  // already timed out
     if (read.ok) {
-      work.reads.emplace_back(read.index, std::move(pending->second.promise));
+      work.reads.emplace_back(read.index, std::move(pending->second.done));
     } else {
-      pending->second.promise.set_value(
+      pending->second.done(
           Error{ErrorCode::kNotLeader, "leadership could not be confirmed for the read", core_->leader()});
     }
     pending_reads_.erase(pending);
@@ -466,8 +470,7 @@ void Server::maybe_take_snapshot() {
 void Server::expire_reads(std::chrono::steady_clock::time_point now) {
   for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
     if (it->second.deadline <= now) {
-      it->second.promise.set_value(
-          Error{ErrorCode::kTimeout, "no leader confirmed the read in time", core_->leader()});
+      it->second.done(Error{ErrorCode::kTimeout, "no leader confirmed the read in time", core_->leader()});
       it = pending_reads_.erase(it);
     } else {
       ++it;
@@ -500,7 +503,7 @@ void Server::publish_status() {
 void Server::fail_everything(const Error& error) {
   for (auto& [index, proposal] : pending_proposals_) proposal.done(error);
   pending_proposals_.clear();
-  for (auto& [id, read] : pending_reads_) read.promise.set_value(error);
+  for (auto& [id, read] : pending_reads_) read.done(error);
   pending_reads_.clear();
   std::vector<Input> leftover;
   {
@@ -510,7 +513,7 @@ void Server::fail_everything(const Error& error) {
   }
   for (Input& input : leftover) {
     if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(error);
-    if (auto* read = std::get_if<ReadRequest>(&input)) read->promise.set_value(error);
+    if (auto* read = std::get_if<ReadRequest>(&input)) read->done(error);
     if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(error);
   }
 }
@@ -524,16 +527,16 @@ void Server::fail_apply(ApplyBatch& work, const Error& error) {
   apply_failed_ = true;
   inbox_ready_.notify_all();
   for (auto& [index, proposal] : work.proposals) proposal.done(error);
-  for (auto& [index, promise] : work.reads) promise.set_value(error);
+  for (auto& [index, done] : work.reads) done(error);
 }
 
 void Server::apply_loop() {
-  std::multimap<Index, std::promise<Result<Index>>> waiting_reads;
+  std::multimap<Index, ReadDone> waiting_reads;
   auto release_reads = [&] {
     const Index applied = applied_index_.load();
     while (!waiting_reads.empty() && waiting_reads.begin()->first <= applied) {
-      waiting_reads.begin()->second.set_value(waiting_reads.begin()->first);
-      waiting_reads.erase(waiting_reads.begin());
+      auto node = waiting_reads.extract(waiting_reads.begin());
+      node.mapped()(node.key());
     }
   };
   while (true) {
@@ -633,11 +636,11 @@ void Server::apply_loop() {
     for (auto& [index, proposal] : work.proposals) {
       proposal.done(Error{ErrorCode::kProposalDropped, "entry was not applied"});
     }
-    for (auto& [index, promise] : work.reads) waiting_reads.emplace(index, std::move(promise));
+    for (auto& [index, done] : work.reads) waiting_reads.emplace(index, std::move(done));
     release_reads();
     maybe_take_snapshot();
   }
-  for (auto& [index, promise] : waiting_reads) promise.set_value(stopped_error());
+  for (auto& [index, done] : waiting_reads) done(stopped_error());
 }
 
 }  // namespace raft

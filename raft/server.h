@@ -123,6 +123,12 @@ class Server {
   // node's state machine has applied at least that far, and reading it
   // reflects every write committed before read_index() was called.
   std::future<Result<Index>> read_index();
+  // The same, with `done` called instead (once, on one of the server's
+  // threads -- usually the apply thread, right after applying up to the
+  // index -- so it must be quick and must not call back into the server and
+  // wait).
+  using ReadDone = std::function<void(Result<Index>)>;
+  void read_index(ReadDone done);
 
   // Hands leadership to `target` (§3.10); completes when the request is
   // handed to the leader's core, not when the target has won.
@@ -144,7 +150,7 @@ class Server {
     ProposalDone done;
   };
   struct ReadRequest {
-    std::promise<Result<Index>> promise;
+    ReadDone done;
   };
   struct TransferRequest {
     NodeId target;
@@ -162,7 +168,7 @@ class Server {
   };
   struct PendingRead {
     std::chrono::steady_clock::time_point deadline;
-    std::promise<Result<Index>> promise;
+    ReadDone done;
   };
   // Handed from the raft loop to the apply loop, in order.
   struct ApplyBatch {
@@ -170,7 +176,7 @@ class Server {
     std::optional<pb::SnapshotMetadata> restore;
     std::vector<pb::Entry> entries;
     std::map<Index, PendingProposal> proposals;  // by index, for these entries
-    std::vector<std::pair<Index, std::promise<Result<Index>>>> reads;
+    std::vector<std::pair<Index, ReadDone>> reads;
   };
 
   void enqueue(Input input);
