@@ -416,10 +416,14 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
           return;
         }
         server_.read_index(
-            [this, call, answer, request = std::move(request)](raft::Result<raft::Index> confirmed) {
-              const InFlight done(*this);  // released last
+            [this, call, answer, request = std::move(request)](raft::Result<raft::Index> confirmed) mutable {
+              auto done = std::make_shared<const InFlight>(*this);  // released last
               if (call->finished()) return;
-              if (confirmed.ok()) {
+              if (confirmed.ok() && !request.range_end().empty()) {
+                // A scan may read many keys: not here on the apply thread,
+                // which every write and read of this member waits for.
+                scans_.at(Clock::now(), [done, answer, request = std::move(request)] { answer(request); });
+              } else if (confirmed.ok()) {
                 answer(request);
               } else if (confirmed.error().code == raft::ErrorCode::kTimeout) {
                 call->finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, confirmed.error().message));

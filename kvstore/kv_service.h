@@ -57,11 +57,11 @@ struct KvServiceOptions {
 // Every method is served with gRPC's callback API: no thread waits for an
 // entry to commit or a read point to be applied (with the synchronous API
 // every call in flight held one, and gRPC made and ended threads all the
-// time under load). A linearizable read is answered on the apply thread
-// right after it applied the read point. Methods take raw bytes and parse
-// them here, so that bytes that are no request get INVALID_ARGUMENT with a
-// message (gRPC's own answer for a callback method is UNIMPLEMENTED,
-// without one).
+// time under load). A linearizable read of one key is answered on the
+// apply thread right after it applied the read point; a range scan on a
+// thread of its own. Methods take raw bytes and parse them here, so that
+// bytes that are no request get INVALID_ARGUMENT with a message (gRPC's own
+// answer for a callback method is UNIMPLEMENTED, without one).
 class KvService final
     : public raftkv::api::KV::WithRawCallbackMethod_Put<
           raftkv::api::KV::WithRawCallbackMethod_Range<raftkv::api::KV::WithRawCallbackMethod_Delete<
@@ -119,9 +119,13 @@ class KvService final
   std::atomic<std::size_t> in_flight_{0};
   std::mutex in_flight_mutex_;  // for in_flight_done_
   std::condition_variable in_flight_done_;
-  // Last: destroyed first, answering what still waits on it while the rest
-  // of the service is intact.
+  // Last: destroyed first, answering what still waits on them while the
+  // rest of the service is intact.
   DeadlineTimer timer_;
+  // Linearizable range scans run here, one at a time, once their read point
+  // is applied: on the apply thread a long scan would hold up every write.
+  // (A DeadlineTimer as a one-thread queue: each function is due at once.)
+  DeadlineTimer scans_;
 };
 
 }  // namespace kv
