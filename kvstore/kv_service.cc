@@ -19,6 +19,22 @@ grpc::Status invalid(const std::string& why) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
 }
 
+// A raw callback method's request bytes, parsed; false when they are not a
+// `Message`.
+template <typename Message>
+bool parse(const grpc::ByteBuffer& request_bytes, Message& message) {
+  grpc::ByteBuffer bytes(request_bytes);  // shares the slices
+  grpc::ProtoBufferReader reader(&bytes);
+  return message.ParseFromZeroCopyStream(&reader);
+}
+
+// Writes `message` as a raw callback method's response.
+template <typename Message>
+void serialize(const Message& message, grpc::ByteBuffer* response_bytes) {
+  bool own_buffer = false;
+  (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, Message>(message, response_bytes, &own_buffer);
+}
+
 // The request as a command, for checking and proposing.
 pb::Command command_of(const api::PutRequest& request) {
   pb::Command command;
@@ -220,17 +236,12 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
                                                   Take take, Check check) {
   auto call = std::make_shared<Call>(context);
   const auto request = std::make_shared<Request>();
-  grpc::ByteBuffer bytes(*request_bytes);  // shares the slices
-  grpc::ProtoBufferReader reader(&bytes);
-  if (!request->ParseFromZeroCopyStream(&reader)) {
+  if (!parse(*request_bytes, *request)) {
     call->finish(invalid("the request is not a " + Request::descriptor()->full_name()));
     return call->reactor();
   }
   // Written only by the end that answers the call (Call::finish).
-  const auto respond = [response_bytes](const Response& response) {
-    bool own_buffer = false;
-    (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, Response>(response, response_bytes, &own_buffer);
-  };
+  const auto respond = [response_bytes](const Response& response) { serialize(response, response_bytes); };
   pb::Command command = command_of(*request);
   if (std::string problem = Store::problem_with(command); !problem.empty()) {
     call->finish(invalid(problem));
@@ -364,9 +375,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
                                            grpc::ByteBuffer* response_bytes) {
   auto call = std::make_shared<Call>(context);
   api::RangeRequest request;
-  grpc::ByteBuffer bytes(*request_bytes);  // shares the slices
-  grpc::ProtoBufferReader reader(&bytes);
-  if (!request.ParseFromZeroCopyStream(&reader)) {
+  if (!parse(*request_bytes, request)) {
     call->finish(invalid("the request is not a " + api::RangeRequest::descriptor()->full_name()));
     return call->reactor();
   }
@@ -393,11 +402,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
     }
     api::RangeResponse response = std::move(read).value();
     fill(*response.mutable_header(), response.header().revision());
-    call->finish(grpc::Status::OK, [&] {
-      bool own_buffer = false;
-      (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, api::RangeResponse>(response, response_bytes,
-                                                                                &own_buffer);
-    });
+    call->finish(grpc::Status::OK, [&] { serialize(response, response_bytes); });
   };
   if (request.serializable()) {
     answer(request);

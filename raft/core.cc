@@ -110,7 +110,7 @@ bool Core::has_ready() const {
   if (broadcast_pending_ || read_round_pending_) return true;
   if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
   if (!snapshot_chunks_.empty() || snapshot_to_install_) return true;
-  if (!forwarded_reads_ && !reads_to_forward_.empty() && leader_ != kNoNode) return true;
+  if (reads_can_be_forwarded()) return true;
   if (log_.stable_index() < log_.last_index() || log_.has_entries_to_apply()) return true;
   return soft_state() != last_soft_state_ || hard_state_changed();
 }

@@ -149,7 +149,9 @@ class Core {
   void release_confirmed_reads();
   void complete_read(const PendingRead& read, bool ok);
   void fail_pending_reads();
-  void forward_reads();  // sends the waiting reads if none are in flight
+  // Reads wait to be forwarded, none are in flight, and a leader is known.
+  bool reads_can_be_forwarded() const;
+  void forward_reads();  // sends the waiting reads if they can be
   void handle_read_index_response(const pb::Message& message);
   void finish_forwarded_reads(Index index, bool ok);
   void tick_forwarded_reads();

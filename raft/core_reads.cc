@@ -29,8 +29,12 @@ void Core::read_index(std::uint64_t request_id) {
   }
 }
 
+bool Core::reads_can_be_forwarded() const {
+  return !forwarded_reads_ && !reads_to_forward_.empty() && leader_ != kNoNode && role_ != Role::kLeader;
+}
+
 void Core::forward_reads() {
-  if (forwarded_reads_ || reads_to_forward_.empty() || leader_ == kNoNode || role_ == Role::kLeader) return;
+  if (!reads_can_be_forwarded()) return;
   pb::Message message = message_to(leader_, term_);
   message.mutable_read_index_request()->set_request_id(reads_to_forward_.front());
   send(std::move(message));

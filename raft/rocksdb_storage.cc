@@ -168,23 +168,10 @@ Result<PersistentState> RocksDbStorage::load() {
   rocksdb::ReadOptions scan;
   scan.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
-  Index expected = state.log_base.index() + 1;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::optional<Index> index = storage_record::index_of_key(view(it->key()));
-    if (!index)
-      return fault("log holds a key of " + std::to_string(it->key().size()) + " bytes, not an index");
-    if (*index != expected) {
-      return fault(state.entries.empty() ? "log starts at index " + std::to_string(*index) + ", expected " +
-                                               std::to_string(expected)
-                                         : "log has a gap: index " + std::to_string(expected) +
-                                               " is missing before " + std::to_string(*index));
-    }
-    Result<pb::Entry> entry = decode_entry(*index, view(it->value()));
-    if (!entry.ok()) return entry.error();
-    state.entries.push_back(std::move(entry).value());
-    expected = *index + 1;
-  }
-  if (!it->status().ok()) return fault("cannot read the log: " + it->status().ToString());
+  it->SeekToFirst();
+  Result<std::vector<pb::Entry>> entries = read_run(*it, state.log_base.index() + 1);
+  if (!entries.ok()) return entries.error();
+  state.entries = std::move(entries).value();
   const Index last = state.log_base.index() + state.entries.size();
   if (state.snapshot.index() < state.log_base.index() || state.snapshot.index() > last) {
     return fault("snapshot at index " + std::to_string(state.snapshot.index()) +
@@ -265,23 +252,38 @@ Result<std::vector<pb::Entry>> RocksDbStorage::read_entries(Index first, Index l
                  " are not stored (the log holds " + std::to_string(base_.index() + 1) + ".." +
                  std::to_string(last_index_) + ")");
   }
-  std::vector<pb::Entry> entries;
-  entries.reserve(last - first + 1);
   rocksdb::ReadOptions scan;
   scan.verify_checksums = true;
   const std::string end_key = log_key(last + 1);
   const rocksdb::Slice end(end_key);
   scan.iterate_upper_bound = &end;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
-  Index expected = first;
-  for (it->Seek(log_key(first)); it->Valid(); it->Next()) {
-    Result<pb::Entry> entry = decode_entry(expected, view(it->value()));
+  it->Seek(log_key(first));
+  Result<std::vector<pb::Entry>> entries = read_run(*it, first);
+  if (entries.ok() && entries.value().size() != last - first + 1) {
+    return fault("log index " + std::to_string(first + entries.value().size()) + " is missing");
+  }
+  return entries;
+}
+
+Result<std::vector<pb::Entry>> RocksDbStorage::read_run(rocksdb::Iterator& it, Index expected) const {
+  std::vector<pb::Entry> entries;
+  for (; it.Valid(); it.Next()) {
+    const std::optional<Index> index = storage_record::index_of_key(view(it.key()));
+    if (!index)
+      return fault("log holds a key of " + std::to_string(it.key().size()) + " bytes, not an index");
+    if (*index != expected) {
+      return fault(entries.empty() ? "log starts at index " + std::to_string(*index) + ", expected " +
+                                         std::to_string(expected)
+                                   : "log has a gap: index " + std::to_string(expected) +
+                                         " is missing before " + std::to_string(*index));
+    }
+    Result<pb::Entry> entry = decode_entry(*index, view(it.value()));
     if (!entry.ok()) return entry.error();
     entries.push_back(std::move(entry).value());
-    ++expected;
+    expected = *index + 1;
   }
-  if (!it->status().ok()) return fault("cannot read the log: " + it->status().ToString());
-  if (expected != last + 1) return fault("log index " + std::to_string(expected) + " is missing");
+  if (!it.status().ok()) return fault("cannot read the log: " + it.status().ToString());
   return entries;
 }
 

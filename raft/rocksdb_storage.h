@@ -31,6 +31,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Iterator;
 class WriteBatch;
 }  // namespace rocksdb
 namespace google::protobuf {
@@ -75,6 +76,9 @@ class RocksDbStorage final : public Storage {
   Result<Term> stored_term(Index index);
   // A log record's entry, checked: its checksum, and that it is `index`.
   Result<pb::Entry> decode_entry(Index index, std::string_view record) const;
+  // The log records from the iterator's position to its end, which must be
+  // the indexes `expected`, `expected` + 1, ... in turn, each checked.
+  Result<std::vector<pb::Entry>> read_run(rocksdb::Iterator& it, Index expected) const;
   Status write(rocksdb::WriteBatch& batch, bool sync);
 
   std::string directory_;

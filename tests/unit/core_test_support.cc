@@ -89,6 +89,26 @@ pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_i
   return message;
 }
 
+pb::Message read_index_response(NodeId from, NodeId to, Term term, std::uint64_t request_id, Index read_index,
+                                bool success) {
+  pb::Message message = envelope(from, to, term);
+  auto* response = message.mutable_read_index_response();
+  response->set_request_id(request_id);
+  response->set_read_index(read_index);
+  response->set_success(success);
+  return message;
+}
+
+pb::Message install_snapshot_response(NodeId from, NodeId to, Term term, Index snapshot_index,
+                                      std::uint64_t next_offset, bool done) {
+  pb::Message message = envelope(from, to, term);
+  auto* response = message.mutable_install_snapshot_response();
+  response->set_snapshot_index(snapshot_index);
+  response->set_next_offset(next_offset);
+  response->set_done(done);
+  return message;
+}
+
 std::vector<pb::Message> Drained::all_messages() const {
   std::vector<pb::Message> result = ready.messages;
   result.insert(result.end(), ready.messages_after_persist.begin(), ready.messages_after_persist.end());

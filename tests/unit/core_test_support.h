@@ -28,6 +28,10 @@ pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index
                             std::uint64_t read_round = 0);
 pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index, Index conflict_index,
                              Term conflict_term);
+pb::Message read_index_response(NodeId from, NodeId to, Term term, std::uint64_t request_id, Index read_index,
+                                bool success);
+pb::Message install_snapshot_response(NodeId from, NodeId to, Term term, Index snapshot_index,
+                                      std::uint64_t next_offset, bool done = false);
 
 // A core elected leader by votes from all of config.voters, with its outputs
 // drained: its no-op is sent but not yet acknowledged.

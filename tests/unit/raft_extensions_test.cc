@@ -224,16 +224,9 @@ std::vector<pb::Message> read_requests(const Drained& drained) {
   return requests;
 }
 
-pb::Message read_answer(NodeId from, std::uint64_t request_id, Index index, bool ok, Term term = 1) {
-  pb::Message message;
-  message.set_from(from);
-  message.set_to(2);
-  message.set_term(term);
-  auto* response = message.mutable_read_index_response();
-  response->set_request_id(request_id);
-  response->set_read_index(index);
-  response->set_success(ok);
-  return message;
+// An answer to follower 2's forwarded read, in term 1.
+pb::Message read_answer(NodeId from, std::uint64_t request_id, Index index, bool ok) {
+  return testing::read_index_response(from, 2, 1, request_id, index, ok);
 }
 
 TEST(ReadIndex, AFollowerForwardsOneRequestAtATimeAndItsAnswerServesTheReadsThatCameBefore) {

@@ -44,19 +44,6 @@ pb::Message chunk(NodeId from, NodeId to, Term term, const pb::SnapshotMetadata&
   return message;
 }
 
-pb::Message chunk_response(NodeId from, NodeId to, Term term, Index index, std::uint64_t next_offset,
-                           bool done = false) {
-  pb::Message message;
-  message.set_from(from);
-  message.set_to(to);
-  message.set_term(term);
-  auto* response = message.mutable_install_snapshot_response();
-  response->set_snapshot_index(index);
-  response->set_next_offset(next_offset);
-  response->set_done(done);
-  return message;
-}
-
 // A leader (node 1, term 2) whose log was compacted through index 10: it
 // holds only the snapshot at 10 and its own no-op at 11.
 std::unique_ptr<Core> compacted_leader() {
@@ -111,7 +98,7 @@ TEST(Section7, ChunksFollowFromTheOffsetTheFollowerReportsOneAtATime) {
   std::vector<std::uint64_t> offsets;
   std::vector<bool> done;
   for (std::uint64_t next : {kChunk, 2 * kChunk}) {
-    leader->step(chunk_response(2, 1, leader->term(), 10, next));
+    leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, next));
     for (const pb::Message& message : drain_messages(*leader)) {
       if (!message.has_install_snapshot()) continue;
       offsets.push_back(message.install_snapshot().offset());
@@ -125,7 +112,7 @@ TEST(Section7, ChunksFollowFromTheOffsetTheFollowerReportsOneAtATime) {
 TEST(Section7, ALostChunkIsSentAgainAtTheNextHeartbeat) {
   auto leader = compacted_leader();
   start_transfer(*leader);
-  leader->step(chunk_response(2, 1, leader->term(), 10, kChunk));
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, kChunk));
   drain_messages(*leader);  // the chunk at 1024 is lost on the way
   leader->tick();           // heartbeat_ticks is 1
   std::vector<std::uint64_t> resent;
@@ -139,7 +126,7 @@ TEST(Section7, ALostChunkIsSentAgainAtTheNextHeartbeat) {
 TEST(Section7, AFollowerThatHoldsTheSnapshotIsProbedFromJustAfterIt) {
   auto leader = compacted_leader();
   start_transfer(*leader);
-  leader->step(chunk_response(2, 1, leader->term(), 10, kSnapshotSize, true));
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, kSnapshotSize, true));
   const FollowerProgress& progress = leader->followers().at(2);
   EXPECT_EQ(progress.match_index, 10u);
   EXPECT_EQ(progress.mode, ReplicationMode::kProbe);
@@ -157,7 +144,7 @@ TEST(Section7, AFollowerThatHoldsTheSnapshotIsProbedFromJustAfterIt) {
 TEST(Section7, RejectionsStillInFlightDoNotRestartATransfer) {
   auto leader = compacted_leader();
   start_transfer(*leader);
-  leader->step(chunk_response(2, 1, leader->term(), 10, kChunk));
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, kChunk));
   drain_messages(*leader);
   leader->step(append_rejection(2, 1, leader->term(), 10, 1, 0));  // answers an older heartbeat
   EXPECT_EQ(leader->followers().at(2).mode, ReplicationMode::kSnapshot);
@@ -176,7 +163,7 @@ TEST(Section7, ANewerSnapshotRestartsATransferFromItsFirstByte) {
   auto leader = elected_leader(snapshot_config(1), std::move(restored));
   leader->step(append_rejection(2, 1, leader->term(), 20, 1, 0));
   drain_messages(*leader);
-  leader->step(chunk_response(2, 1, leader->term(), 10, kChunk));
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, kChunk));
   drain_messages(*leader);
   leader->compact(snapshot_at(20, 1, 3000), 20);
   leader->tick();
