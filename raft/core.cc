@@ -11,6 +11,18 @@
 
 namespace raft {
 
+namespace {
+
+// What a node starts from: the snapshot's configuration, or (in a new
+// cluster, or a node that has yet to join one) the configured voters.
+Membership base_membership(const CoreConfig& config, const pb::SnapshotMetadata& snapshot) {
+  const pb::Configuration& recorded = snapshot.configuration();
+  if (recorded.voters_size() > 0) return Membership(recorded);
+  return Membership::of_voters(config.voters);
+}
+
+}  // namespace
+
 Core::Core(CoreConfig config, RestoredState restored)
     : config_(std::move(config)),
       random_(config_.random_seed ^ (config_.id * 0x9e3779b97f4a7c15ULL)),
@@ -18,7 +30,8 @@ Core::Core(CoreConfig config, RestoredState restored)
       vote_(restored.hard_state.vote()),
       log_(restored.log_base.index(), restored.log_base.term(), std::move(restored.entries),
            restored.hard_state.commit(), restored.applied),
-      snapshot_(std::move(restored.snapshot)) {
+      snapshot_(std::move(restored.snapshot)),
+      memberships_(snapshot_.index(), base_membership(config_, snapshot_)) {
   if (config_.id == kNoNode) throw std::invalid_argument("node id must not be 0");
   if (log_.base_index() > snapshot_.index() || snapshot_.index() > log_.last_index()) {
     throw std::invalid_argument("the log (entries " + std::to_string(log_.first_index()) + " to " +
@@ -33,21 +46,25 @@ Core::Core(CoreConfig config, RestoredState restored)
     throw std::invalid_argument("need 0 < heartbeat_ticks < election_ticks");
   }
   if (config_.max_inflight_appends == 0) throw std::invalid_argument("max_inflight_appends must be > 0");
-  log_.limit_payload_bytes(config_.log_payload_cache_bytes);
-  std::sort(config_.voters.begin(), config_.voters.end());
-  config_.voters.erase(std::unique(config_.voters.begin(), config_.voters.end()), config_.voters.end());
-  for (NodeId voter : config_.voters) {
-    if (voter == kNoNode) throw std::invalid_argument("voter id must not be 0");
-    if (voter != config_.id) peers_.push_back(voter);
+  for (Index index = snapshot_.index() + 1; index <= log_.last_index(); ++index) {
+    const pb::Entry& entry = log_.at(index);
+    if (entry.type() != pb::ENTRY_CONFIGURATION) continue;
+    Result<Membership> membership = Membership::parse(entry.data());
+    if (!membership.ok()) {
+      throw std::invalid_argument("log entry " + std::to_string(index) + ": " + membership.error().message);
+    }
+    memberships_.append(index, std::move(membership).value());
   }
+  for (const auto& [index, membership] : memberships_.all()) {
+    if (index <= log_.committed() && membership.is_member(config_.id)) was_member_ = true;
+  }
+  log_.limit_payload_bytes(config_.log_payload_cache_bytes);
+  adopt_latest_membership();
+  note_commit();
   last_hard_state_ = restored.hard_state;
   last_hard_state_.set_commit(log_.committed());
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
-}
-
-bool Core::is_voter(NodeId node) const {
-  return std::binary_search(config_.voters.begin(), config_.voters.end(), node);
 }
 
 // ---------------------------------------------------------------- outputs --
@@ -86,11 +103,8 @@ void Core::flush_deferred_sends() {
     // batching of dissertation §6.4 that keeps reads cheap under load.
     read_round_pending_ = false;
     ++read_round_;
-    if (peers_.empty()) {
-      release_confirmed_reads();
-    } else {
-      broadcast_heartbeat();
-    }
+    if (!peers_.empty()) broadcast_heartbeat();
+    release_confirmed_reads();  // at once when this node is the only voter
   }
 }
 
@@ -107,7 +121,7 @@ SoftState Core::soft_state() const {
 }
 
 bool Core::has_ready() const {
-  if (broadcast_pending_ || read_round_pending_) return true;
+  if (broadcast_pending_ || read_round_pending_ || leader_removed_) return true;
   if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
   if (!snapshot_chunks_.empty() || snapshot_to_install_) return true;
   if (reads_can_be_forwarded()) return true;
@@ -117,6 +131,7 @@ bool Core::has_ready() const {
 
 Ready Core::ready() {
   assert(!ready_outstanding_ && "ready() called twice without advance()");
+  step_down_if_removed();
   forward_reads();
   flush_deferred_sends();
   Ready ready;
@@ -193,7 +208,7 @@ void Core::become_pre_candidate() {
   votes_.clear();
   votes_[config_.id] = true;
   reset_election_timer();
-  for (NodeId peer : peers_) {
+  for (NodeId peer : voter_peers_) {
     pb::Message message = message_to(peer, term_ + 1);
     auto* request = message.mutable_request_vote();
     request->set_last_log_index(log_.last_index());
@@ -201,7 +216,7 @@ void Core::become_pre_candidate() {
     request->set_pre_vote(true);
     send(std::move(message));
   }
-  if (tally_votes(1, 0, config_.voters.size()) == VoteOutcome::kWon) become_candidate(false);
+  if (tally_votes(1, 0, membership().voters().size()) == VoteOutcome::kWon) become_candidate(false);
 }
 
 void Core::become_candidate(bool leadership_transfer) {
@@ -214,7 +229,7 @@ void Core::become_candidate(bool leadership_transfer) {
   votes_.clear();
   votes_[config_.id] = true;
   reset_election_timer();
-  for (NodeId peer : peers_) {
+  for (NodeId peer : voter_peers_) {
     pb::Message message = message_to(peer, term_);
     auto* request = message.mutable_request_vote();
     request->set_last_log_index(log_.last_index());
@@ -222,7 +237,7 @@ void Core::become_candidate(bool leadership_transfer) {
     request->set_leadership_transfer(leadership_transfer);
     send(std::move(message));
   }
-  if (tally_votes(1, 0, config_.voters.size()) == VoteOutcome::kWon) become_leader();
+  if (tally_votes(1, 0, membership().voters().size()) == VoteOutcome::kWon) become_leader();
 }
 
 void Core::become_leader() {
@@ -250,7 +265,8 @@ void Core::become_leader() {
 }
 
 void Core::campaign() {
-  if (role_ == Role::kLeader || !is_voter(config_.id)) return;
+  // Learners, nodes yet to join and removed nodes never campaign.
+  if (role_ == Role::kLeader || !is_voter(config_.id) || removed_) return;
   if (config_.pre_vote) {
     become_pre_candidate();
   } else {
@@ -300,11 +316,12 @@ void Core::tick_leader() {
 }
 
 bool Core::quorum_recently_active() const {
-  std::size_t active = 1;  // the leader itself
-  for (const auto& [peer, progress] : followers_) {
-    if (progress.recently_active) ++active;
+  // Voters count; learners are never part of a majority.
+  std::size_t active = is_voter(config_.id) ? 1 : 0;
+  for (NodeId voter : voter_peers_) {
+    if (followers_.at(voter).recently_active) ++active;
   }
-  return active >= majority(config_.voters.size());
+  return active >= majority(membership().voters().size());
 }
 
 bool Core::heard_from_leader_recently() const {
@@ -322,6 +339,22 @@ bool Core::in_leader_lease() const {
 
 void Core::step(const pb::Message& message) {
   if (message.to() != config_.id || message.from() == config_.id || message.from() == kNoNode) return;
+  if (message.has_request_vote_response() && message.request_vote_response().requester_removed()) {
+    // A voter of ours says a committed configuration left us out. Whatever
+    // the terms, believing it only stops this node from campaigning.
+    if (is_voter(message.from()) && !removed_) {
+      removed_ = true;
+      if (role_ != Role::kFollower) become_follower(term_, kNoNode);
+    }
+    return;
+  }
+  if (message.has_request_vote() && requester_was_removed(message)) {
+    // Answered even within a leader lease, which otherwise silences vote
+    // requests: a removed node that never heard of its removal would
+    // otherwise campaign, unanswered, for ever.
+    answer_removed_requester(message);
+    return;
+  }
   if (message.term() > term_) {
     if (message.has_request_vote()) {
       const pb::RequestVote& request = message.request_vote();
@@ -405,13 +438,18 @@ void Core::handle_request_vote(const pb::Message& message) {
 
 void Core::handle_vote_response(const pb::Message& message) {
   const pb::RequestVoteResponse& response = message.request_vote_response();
-  if (!is_voter(message.from())) return;  // only members' votes count
+  if (!is_voter(message.from())) return;  // only voters' votes count
   // Answers to an earlier round (a pre-vote reaching a candidate) don't count.
   if (response.pre_vote() != (role_ == Role::kPreCandidate)) return;
   votes_.emplace(message.from(), response.vote_granted());
+  // Counted against the configuration in force now: one appended since the
+  // election began may have changed who votes.
   std::size_t granted = 0;
-  for (const auto& [voter, yes] : votes_) granted += yes ? 1 : 0;
-  switch (tally_votes(granted, votes_.size() - granted, config_.voters.size())) {
+  std::size_t rejected = 0;
+  for (const auto& [voter, yes] : votes_) {
+    if (is_voter(voter)) (yes ? granted : rejected) += 1;
+  }
+  switch (tally_votes(granted, rejected, membership().voters().size())) {
     case VoteOutcome::kWon:
       if (role_ == Role::kPreCandidate) {
         become_candidate(false);

@@ -19,6 +19,7 @@
 
 #include "raft/core_config.h"
 #include "raft/follower_progress.h"
+#include "raft/membership_history.h"
 #include "raft/raft_log.h"
 #include "raft/random.h"
 #include "raft/ready.h"
@@ -60,6 +61,14 @@ class Core {
   // same request_id in a later Ready: on a follower, the request is
   // forwarded to the leader.
   void read_index(std::uint64_t request_id);
+  // Proposes a membership change (dissertation §4.1) if this node is the
+  // leader. Refused with kFailedPrecondition while the leader has not
+  // committed an entry of its own term yet (the fix of §4.1 that keeps a
+  // change from a previous term and one of this term from both taking
+  // effect), while another change is uncommitted, when a learner to be
+  // promoted has not caught up, or when the change itself makes no sense
+  // (Membership::apply). Like a command, it is done when its entry applies.
+  Result<ProposalTicket> change_membership(const MembershipChange& change);
   // Hands leadership to `target` (dissertation §3.10).
   Status transfer_leadership(NodeId target);
   // Starts an election now, as if the election timeout had elapsed.
@@ -93,7 +102,17 @@ class Core {
   const std::map<NodeId, FollowerProgress>& followers() const { return followers_; }
   NodeId transfer_target() const { return transfer_target_; }
   int randomized_election_timeout() const { return randomized_election_timeout_; }
-  bool is_voter(NodeId node) const;
+  // The configuration in force: the latest in this node's log.
+  const Membership& membership() const { return memberships_.latest(); }
+  const MembershipHistory& memberships() const { return memberships_; }
+  bool is_voter(NodeId node) const { return membership().is_voter(node); }
+  // This node was a member of a committed configuration and a later
+  // committed one left it out, or a voter told it so (RequestVoteResponse.
+  // requester_removed). A removed node never campaigns again.
+  bool removed() const { return removed_; }
+  // A learner to be promoted must be this close to the leader's last index,
+  // in entries: one AppendEntries' worth.
+  bool caught_up(NodeId follower) const;
   const pb::SnapshotMetadata& snapshot() const { return snapshot_; }
 
  private:
@@ -123,6 +142,20 @@ class Core {
   bool heard_from_leader_recently() const;
   bool in_leader_lease() const;
   bool quorum_recently_active() const;
+
+  // ---- membership (core_membership.cc) ----
+  bool requester_was_removed(const pb::Message& request) const;
+  void answer_removed_requester(const pb::Message& request);
+  // Peers, followers' progress and any transfer follow the latest
+  // configuration; called whenever it may have changed.
+  void adopt_latest_membership();
+  // Configurations carried by entries a follower just appended after
+  // `prev_index`: they replace any the log lost there.
+  void record_appended_configurations(const pb::AppendEntries& append, Index last_new);
+  // The commit index moved: see whether this node was removed.
+  void note_commit();
+  // A leader whose removal committed hands over and steps down (§4.2.2).
+  void step_down_if_removed();
 
   // ---- replication (core_replication.cc) ----
   bool acceptable_entries(const pb::Message& message) const;
@@ -168,7 +201,8 @@ class Core {
 
   CoreConfig config_;
   DeterministicRandom random_;
-  std::vector<NodeId> peers_;  // voters other than this node
+  std::vector<NodeId> peers_;        // members other than this node: whom a leader replicates to
+  std::vector<NodeId> voter_peers_;  // voters other than this node: whom a candidate asks
 
   // Persistent state (Figure 2), written through hard_state in a Ready.
   Term term_ = 0;
@@ -176,6 +210,11 @@ class Core {
   RaftLog log_;
   // The latest durable snapshot: what a lagging follower is sent.
   pb::SnapshotMetadata snapshot_;
+  // The configurations in the log (§4.1), above the snapshot's.
+  MembershipHistory memberships_;
+  bool was_member_ = false;  // of a committed configuration
+  bool removed_ = false;
+  bool leader_removed_ = false;  // step down at the next ready()
 
   // Follower: the snapshot being received, chunk by chunk.
   struct IncomingSnapshot {

@@ -14,7 +14,10 @@ namespace raft {
 
 struct CoreConfig {
   NodeId id = kNoNode;
-  // Every voting member, including this node.
+  // The voters of a new cluster, this node included: the configuration in
+  // force until the log or a snapshot holds one (raft::Server writes it to
+  // the log as the first entry). Empty for a node that joins an existing
+  // cluster: it waits, never campaigning, until a leader sends it the log.
   std::vector<NodeId> voters;
 
   // A follower starts an election after a randomized timeout drawn from

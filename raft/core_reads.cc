@@ -106,8 +106,8 @@ void Core::release_confirmed_reads() {
   // A round is confirmed when a majority, counting the leader, acknowledged
   // a message of that round or a later one.
   std::vector<Index> acked_rounds;
-  acked_rounds.reserve(config_.voters.size());
-  for (NodeId voter : config_.voters) {
+  acked_rounds.reserve(membership().voters().size());
+  for (NodeId voter : membership().voters()) {
     acked_rounds.push_back(voter == config_.id ? read_round_ : followers_.at(voter).acked_read_round);
   }
   const std::uint64_t confirmed = majority_match_index(std::move(acked_rounds));

@@ -163,9 +163,11 @@ void Core::handle_append_entries_response(const pb::Message& message) {
 }
 
 bool Core::maybe_commit() {
+  // Only the voters of the configuration in force count: not learners, and
+  // not the leader itself when that configuration removes it (§4.2.2).
   std::vector<Index> match_indices;
-  match_indices.reserve(config_.voters.size());
-  for (NodeId voter : config_.voters) {
+  match_indices.reserve(membership().voters().size());
+  for (NodeId voter : membership().voters()) {
     match_indices.push_back(voter == config_.id ? log_.stable_index() : followers_.at(voter).match_index);
   }
   const Index candidate = majority_match_index(std::move(match_indices));
@@ -182,6 +184,7 @@ bool Core::maybe_commit() {
     reads_awaiting_commit_.clear();
     for (PendingRead& read : waiting) start_read(read);
   }
+  note_commit();
   return true;
 }
 
@@ -204,6 +207,7 @@ bool Core::acceptable_entries(const pb::Message& message) const {
     if (index <= log_.committed() && index >= log_.base_index() && log_.term_at(index) != entry.term()) {
       return false;
     }
+    if (entry.type() == pb::ENTRY_CONFIGURATION && !Membership::parse(entry.data()).ok()) return false;
   }
   return true;
 }
@@ -244,10 +248,12 @@ void Core::handle_append_entries(const pb::Message& message) {
   // Rules 3 and 4: drop conflicting entries and everything after them,
   // append entries not already in the log.
   const Index last_new = log_.append_after(append.prev_log_index(), append.entries());
+  record_appended_configurations(append, last_new);
   // Rule 5: if leaderCommit > commitIndex, set commitIndex =
   // min(leaderCommit, index of last new entry).
   if (append.leader_commit() > log_.committed()) {
     log_.commit_to(std::min(append.leader_commit(), last_new));
+    note_commit();
   }
   response->set_success(true);
   response->set_match_index(last_new);

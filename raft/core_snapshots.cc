@@ -22,6 +22,7 @@ void Core::compact(const pb::SnapshotMetadata& snapshot, Index through) {
   // Never compact past what the latest snapshot covers (a follower that
   // needs those entries gets the snapshot), nor past what is durable here.
   log_.compact(std::min({through, snapshot_.index(), log_.stable_index()}));
+  memberships_.compact(log_.base_index());
 }
 
 // ------------------------------------------------------------ leader side --
@@ -106,6 +107,7 @@ bool Core::already_covered(const pb::SnapshotMetadata& snapshot, NodeId leader) 
   }
   if (log_.matches(snapshot.index(), snapshot.term())) {
     log_.commit_to(snapshot.index());
+    note_commit();
     answer_snapshot(leader, snapshot.index(), snapshot.size(), true);
     return true;
   }
@@ -119,7 +121,8 @@ void Core::handle_install_snapshot(const pb::Message& message) {
   // within it; anything else is ignored.
   const std::uint64_t end = chunk.offset() + chunk.data().size();
   if (snapshot.index() == 0 || snapshot.term() > message.term() || end > snapshot.size() ||
-      chunk.done() != (end == snapshot.size())) {
+      chunk.done() != (end == snapshot.size()) || snapshot.configuration().voters_size() == 0 ||
+      !Membership::validated(snapshot.configuration()).ok()) {
     return;
   }
   if (already_covered(snapshot, message.from())) return;
@@ -161,6 +164,9 @@ void Core::snapshot_received(Index index, bool intact) {
   // Figure 13, rule 7: discard the entire log and reset the state machine
   // from the snapshot.
   log_.restore(incoming.snapshot.index(), incoming.snapshot.term());
+  memberships_.reset(incoming.snapshot.index(), Membership(incoming.snapshot.configuration()));
+  adopt_latest_membership();
+  note_commit();
   snapshot_ = incoming.snapshot;
   snapshot_to_install_ = incoming.snapshot;
   answer_snapshot(incoming.leader, index, incoming.snapshot.size(), true);

@@ -18,6 +18,7 @@ enum class ErrorCode {
   kTimeout,             // no answer in time; the outcome may still happen
   kStopped,             // the server is shutting down; the outcome is unknown
   kInvalidArgument,
+  kFailedPrecondition,  // a valid request the cluster's state does not allow now
   kStorage,  // the disk failed; the node cannot go on safely
 };
 

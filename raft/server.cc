@@ -29,6 +29,9 @@ Server::Server(ServerOptions options, std::shared_ptr<Storage> storage,
       read_timeout_(options.read_timeout.count() > 0
                         ? options.read_timeout
                         : 4 * options.core.election_ticks * options.tick_interval),
+      transfer_timeout_(options.transfer_timeout.count() > 0
+                            ? options.transfer_timeout
+                            : 6 * options.core.election_ticks * options.tick_interval),
       storage_(std::move(storage)),
       snapshots_(std::move(snapshots)),
       transport_(std::move(transport)),
@@ -47,18 +50,27 @@ Status Server::start() {
 
   Result<std::vector<Peer>> peers = discovery_->discover();
   if (!peers.ok()) return peers.error();
-  CoreConfig config = options_.core;
-  config.voters.clear();
-  for (const Peer& peer : peers.value()) config.voters.push_back(peer.id);
-  if (std::find(config.voters.begin(), config.voters.end(), id) == config.voters.end()) {
-    return Error{ErrorCode::kInvalidArgument,
-                 "node " + std::to_string(id) + " is not among the discovered members"};
-  }
-  if (config.random_seed == 0) config.random_seed = std::random_device{}();
-
   Result<PersistentState> persisted = storage_->load();
   if (!persisted.ok()) return persisted.error();
   PersistentState state = std::move(persisted).value();
+  const bool fresh = state.hard_state.term() == 0 && state.entries.empty() && state.snapshot.index() == 0 &&
+                     state.log_base.index() == 0;
+  CoreConfig config = options_.core;
+  config.voters.clear();
+  if (!options_.join_existing_cluster) {
+    for (const Peer& peer : peers.value()) config.voters.push_back(peer.id);
+    if (fresh && std::find(config.voters.begin(), config.voters.end(), id) == config.voters.end()) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "node " + std::to_string(id) +
+                       " is not among the discovered members, so it cannot found "
+                       "a cluster with them (to join one, start it as a joiner)"};
+    }
+    if (fresh) {
+      if (Status founded = bootstrap(state, peers.value()); !founded.ok()) return founded;
+    }
+  }
+  if (config.random_seed == 0) config.random_seed = std::random_device{}();
+
   if (state.snapshot.index() > state_machine_->applied_index()) {
     // The state machine is behind the latest snapshot: the node crashed
     // between recording an installed snapshot and restoring from it (or the
@@ -75,7 +87,6 @@ Status Server::start() {
   restored.log_base = std::move(state.log_base);
   restored.entries = std::move(state.entries);
   restored.applied = state_machine_->applied_index();
-  voters_ = config.voters;
   last_snapshot_index_ = state.snapshot.index();
   try {
     core_ = std::make_unique<Core>(std::move(config), std::move(restored));
@@ -83,18 +94,129 @@ Status Server::start() {
     return Error{ErrorCode::kInvalidArgument, error.what()};
   }
   applied_index_ = core_->log().applied();
+  applied_configuration_ = core_->memberships().at(core_->log().applied()).configuration();
 
-  transport_->set_peers(peers.value());
+  {
+    std::lock_guard lock(peers_mutex_);
+    discovered_ = peers.value();
+  }
+  note_membership();
   transport_->start(id, [this](pb::Message message) { enqueue(std::move(message)); });
-  // Addresses may change (DNS); who votes does not (until membership
-  // changes go through the log).
-  discovery_watch_ = discovery_->watch(
-      [transport = transport_](const std::vector<Peer>& members) { transport->set_peers(members); });
+  // Addresses may change (DNS); who is a member changes only through the log.
+  discovery_watch_ = discovery_->watch([this](const std::vector<Peer>& members) {
+    {
+      std::lock_guard lock(peers_mutex_);
+      discovered_ = members;
+    }
+    update_transport_peers();
+  });
   started_ = true;
   publish_status();
   apply_thread_ = std::thread([this] { apply_loop(); });
   raft_thread_ = std::thread([this] { raft_loop(); });
   return {};
+}
+
+Status Server::bootstrap(PersistentState& state, const std::vector<Peer>& founders) {
+  // Every founding member writes the same entry at index 1 in term 1, so
+  // their logs agree on it (Log Matching) before any election: the cluster's
+  // first configuration is in the log from the start, and a later change of
+  // the discovered members cannot change it behind Raft's back.
+  pb::Configuration configuration;
+  std::vector<Peer> sorted = founders;
+  std::sort(sorted.begin(), sorted.end(), [](const Peer& a, const Peer& b) { return a.id < b.id; });
+  for (const Peer& founder : sorted) {
+    pb::Member* member = configuration.add_voters();
+    member->set_id(founder.id);
+    member->set_address(founder.address);
+  }
+  pb::Entry entry;
+  entry.set_term(1);
+  entry.set_index(1);
+  entry.set_type(pb::ENTRY_CONFIGURATION);
+  entry.set_data(configuration.SerializeAsString());
+  state.hard_state.set_term(1);
+  state.entries = {entry};
+  spdlog::info("raft node {}: founding a cluster of {}", options_.core.id,
+               Membership(configuration).describe());
+  return storage_->save(&state.hard_state, state.entries, true);
+}
+
+void Server::update_transport_peers() {
+  std::vector<Peer> peers;
+  {
+    std::lock_guard lock(peers_mutex_);
+    peers = discovered_;
+    for (const Peer& member : configured_) {
+      auto known =
+          std::find_if(peers.begin(), peers.end(), [&](const Peer& peer) { return peer.id == member.id; });
+      if (known == peers.end()) {
+        peers.push_back(member);
+      } else if (known->address.empty()) {
+        known->address = member.address;
+      }
+    }
+    // Under the lock, so that two updates cannot reach the transport in the
+    // opposite order.
+    transport_->set_peers(peers);
+  }
+}
+
+void Server::note_membership() {
+  const MembershipHistory& history = core_->memberships();
+  if (configuration_ == nullptr || history.version() != configuration_version_) {
+    configuration_version_ = history.version();
+    configuration_ = std::make_shared<const pb::Configuration>(history.latest().configuration());
+    const pb::Configuration& configuration = *configuration_;
+    std::vector<Peer> members;
+    for (const auto* list : {&configuration.voters(), &configuration.learners()}) {
+      for (const pb::Member& member : *list) members.push_back(Peer{member.id(), member.address()});
+    }
+    {
+      std::lock_guard lock(peers_mutex_);
+      configured_ = std::move(members);
+    }
+    update_transport_peers();
+    if (history.latest_index() > 0) {
+      spdlog::info("raft node {}: configuration at index {}: {}", options_.core.id, history.latest_index(),
+                   history.latest().describe());
+    }
+  }
+  if (core_->removed() && !reported_removal_) {
+    reported_removal_ = true;
+    spdlog::warn("raft node {}: this node was removed from the cluster; it no longer votes or serves",
+                 options_.core.id);
+  }
+}
+
+void Server::check_transfer(std::chrono::steady_clock::time_point now) {
+  if (!transfer_) return;
+  const NodeId target = transfer_->target;
+  std::optional<Status> outcome;
+  if (core_->leader() == target) {
+    outcome = Status{};
+  } else if (core_->role() != Role::kLeader && core_->leader() != kNoNode) {
+    outcome =
+        Error{ErrorCode::kNotLeader,
+              "node " + std::to_string(core_->leader()) + " took over instead of " + std::to_string(target),
+              core_->leader()};
+  } else if ((core_->role() == Role::kLeader && core_->transfer_target() != target) ||
+             now >= transfer_->deadline) {
+    // The core gave up after an election timeout without the target
+    // taking over (or the whole wait ran out mid-election).
+    Index match = 0;
+    auto progress = core_->followers().find(target);
+    if (progress != core_->followers().end()) match = progress->second.match_index;
+    outcome = Error{ErrorCode::kTimeout,
+                    "node " + std::to_string(target) +
+                        " did not take over within an election timeout: it holds the log up "
+                        "to index " +
+                        std::to_string(match) + " of " + std::to_string(core_->log().last_index()) +
+                        " (lagging or unreachable); leadership stays here"};
+  }
+  if (!outcome) return;
+  transfer_->promise.set_value(*outcome);
+  transfer_.reset();
 }
 
 void Server::stop() {
@@ -138,6 +260,7 @@ void Server::enqueue(Input input) {
   if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(stopped_error());
   if (auto* read = std::get_if<ReadRequest>(&input)) read->done(stopped_error());
   if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(stopped_error());
+  if (auto* change = std::get_if<MembershipRequest>(&input)) change->done(stopped_error());
 }
 
 std::future<Result<Applied>> Server::propose(std::string command) {
@@ -160,6 +283,14 @@ std::future<Result<Index>> Server::read_index() {
 
 void Server::read_index(ReadDone done) {
   enqueue(ReadRequest{std::move(done)});
+}
+
+std::future<Result<Applied>> Server::change_membership(MembershipChange change) {
+  auto promise = std::make_shared<std::promise<Result<Applied>>>();
+  auto future = promise->get_future();
+  enqueue(MembershipRequest{std::move(change),
+                            [promise](Result<Applied> result) { promise->set_value(std::move(result)); }});
+  return future;
 }
 
 std::future<Status> Server::transfer_leadership(NodeId target) {
@@ -211,6 +342,8 @@ void Server::raft_loop() {
       expire_reads(now);
     }
     while (healthy && core_->has_ready()) healthy = process_ready();
+    note_membership();
+    check_transfer(now);
     publish_status();
   }
   fail_everything(healthy && !apply_failed_
@@ -222,24 +355,43 @@ bool Server::handle(Input& input) {
   if (auto* message = std::get_if<pb::Message>(&input)) {
     core_->step(*message);
   } else if (auto* propose = std::get_if<ProposeRequest>(&input)) {
-    Result<ProposalTicket> ticket = core_->propose(std::move(propose->command));
-    if (!ticket.ok()) {
-      propose->done(ticket.error());
-    } else {
-      pending_proposals_.emplace(ticket.value().index,
-                                 PendingProposal{ticket.value().term, std::move(propose->done)});
-    }
+    track_proposal(core_->propose(std::move(propose->command)), std::move(propose->done));
+  } else if (auto* change = std::get_if<MembershipRequest>(&input)) {
+    track_proposal(core_->change_membership(change->change), std::move(change->done));
   } else if (auto* read = std::get_if<ReadRequest>(&input)) {
     const std::uint64_t id = next_read_id_++;
     pending_reads_.emplace(
         id, PendingRead{std::chrono::steady_clock::now() + read_timeout_, std::move(read->done)});
     core_->read_index(id);
   } else if (auto* transfer = std::get_if<TransferRequest>(&input)) {
-    transfer->promise.set_value(core_->transfer_leadership(transfer->target));
+    start_transfer(*transfer);
   } else if (auto* taken = std::get_if<SnapshotTaken>(&input)) {
     return record_snapshot(taken->snapshot);
   }
   return true;
+}
+
+void Server::track_proposal(Result<ProposalTicket> ticket, ProposalDone done) {
+  if (!ticket.ok()) {
+    done(ticket.error());
+    return;
+  }
+  pending_proposals_.emplace(ticket.value().index, PendingProposal{ticket.value().term, std::move(done)});
+}
+
+void Server::start_transfer(TransferRequest& request) {
+  Status started = core_->transfer_leadership(request.target);
+  if (!started.ok() || request.target == options_.core.id) {
+    request.promise.set_value(std::move(started));
+    return;
+  }
+  if (transfer_) {
+    transfer_->promise.set_value(
+        Error{ErrorCode::kFailedPrecondition,
+              "a transfer to node " + std::to_string(request.target) + " replaced it"});
+  }
+  transfer_ = PendingTransfer{request.target, std::chrono::steady_clock::now() + transfer_timeout_,
+                              std::move(request.promise)};
 }
 
 bool Server::process_ready() {
@@ -435,7 +587,7 @@ void Server::maybe_take_snapshot() {
   pb::SnapshotMetadata header;
   header.set_index(applied);
   header.set_term(last_command_term_);
-  for (NodeId voter : voters_) header.add_voters(voter);
+  *header.mutable_configuration() = applied_configuration_;
   last_snapshot_index_ = applied;
   bytes_since_snapshot_ = 0;
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
@@ -488,6 +640,10 @@ void Server::publish_status() {
   status.last_log_index = core_->log().last_index();
   status.first_log_index = core_->log().first_index();
   status.snapshot_index = core_->snapshot().index();
+  status.configuration = configuration_;
+  status.configuration_index = core_->memberships().latest_index();
+  status.configuration_committed = status.configuration_index <= status.commit_index;
+  status.removed = core_->removed();
   status.running = true;
   for (const auto& [peer, progress] : core_->followers()) {
     status.followers.push_back(
@@ -501,6 +657,10 @@ void Server::publish_status() {
 }
 
 void Server::fail_everything(const Error& error) {
+  if (transfer_) {
+    transfer_->promise.set_value(error);
+    transfer_.reset();
+  }
   for (auto& [index, proposal] : pending_proposals_) proposal.done(error);
   pending_proposals_.clear();
   for (auto& [id, read] : pending_reads_) read.done(error);
@@ -515,6 +675,7 @@ void Server::fail_everything(const Error& error) {
     if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(error);
     if (auto* read = std::get_if<ReadRequest>(&input)) read->done(error);
     if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(error);
+    if (auto* change = std::get_if<MembershipRequest>(&input)) change->done(error);
   }
 }
 
@@ -573,6 +734,7 @@ void Server::apply_loop() {
       bytes_since_snapshot_ = 0;
       last_command_index_ = index;
       last_command_term_ = work.restore->term();
+      applied_configuration_ = work.restore->configuration();
       while (!work.proposals.empty() && work.proposals.begin()->first <= index) {
         work.proposals.begin()->second.done(
             Error{ErrorCode::kTimeout,
@@ -611,6 +773,10 @@ void Server::apply_loop() {
       std::size_t result = 0;
       for (; next < end; ++next) {
         const pb::Entry& entry = work.entries[next];
+        if (entry.type() == pb::ENTRY_CONFIGURATION) {
+          // The core checked that it parses before it took the entry.
+          applied_configuration_.ParseFromString(entry.data());
+        }
         std::string answer;
         if (result < commands.size() && commands[result].index == entry.index()) {
           answer = std::move(results[result++]);

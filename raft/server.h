@@ -62,6 +62,19 @@ struct ServerOptions {
   // Entries kept before a snapshot's index when compacting, so that a
   // follower only a little behind catches up from the log, not a snapshot.
   std::uint64_t compaction_margin = 5'000;
+  // How a node with empty storage starts. Bootstrapping (the default), it
+  // founds a new cluster whose voters are the discovered members, which
+  // must include it: it writes that configuration as the first log entry,
+  // so every founding member starts from the same one. Joining, it starts
+  // with no configuration and waits, never campaigning, for the leader of
+  // an existing cluster that added it (change_membership) to send it the
+  // log; discovery then only says where the existing members are. With a
+  // log or snapshot already on disk neither matters: the configuration is
+  // in there.
+  bool join_existing_cluster = false;
+  // A leadership transfer that has not completed after this long is
+  // reported as failed; zero means three maximum election timeouts.
+  std::chrono::milliseconds transfer_timeout{0};
 };
 
 // A committed proposal: where it is in the log and what the state machine
@@ -80,6 +93,13 @@ struct FollowerStatus {
 
 struct ServerStatus {
   NodeId id = kNoNode;
+  // The configuration in force here (the latest in the log; shared, as it
+  // rarely changes), where its entry is, and whether that entry is committed.
+  std::shared_ptr<const pb::Configuration> configuration;
+  Index configuration_index = 0;
+  bool configuration_committed = false;
+  // A committed configuration left this node out (Core::removed()).
+  bool removed = false;
   Role role = Role::kFollower;
   Term term = 0;
   NodeId leader = kNoNode;
@@ -130,8 +150,15 @@ class Server {
   using ReadDone = std::function<void(Result<Index>)>;
   void read_index(ReadDone done);
 
-  // Hands leadership to `target` (§3.10); completes when the request is
-  // handed to the leader's core, not when the target has won.
+  // Proposes a membership change (Core::change_membership); done, like a
+  // proposal, when its entry is applied here. New members' peer addresses
+  // travel in the configuration, so every member can reach them.
+  std::future<Result<Applied>> change_membership(MembershipChange change);
+
+  // Hands leadership to `target` (§3.10). Completes when `target` leads,
+  // or fails: kInvalidArgument (not a voter), kNotLeader, or kTimeout when
+  // the target did not catch up and take over within an election timeout
+  // (a lagging or unreachable target) -- the message says how far behind.
   std::future<Status> transfer_leadership(NodeId target);
 
   ServerStatus status() const;
@@ -156,11 +183,16 @@ class Server {
     NodeId target;
     std::promise<Status> promise;
   };
+  struct MembershipRequest {
+    MembershipChange change;
+    ProposalDone done;
+  };
   // A snapshot was written out and committed to the SnapshotStore.
   struct SnapshotTaken {
     pb::SnapshotMetadata snapshot;
   };
-  using Input = std::variant<pb::Message, ProposeRequest, ReadRequest, TransferRequest, SnapshotTaken>;
+  using Input = std::variant<pb::Message, ProposeRequest, ReadRequest, TransferRequest, MembershipRequest,
+                             SnapshotTaken>;
 
   struct PendingProposal {
     Term term;
@@ -182,6 +214,8 @@ class Server {
   void enqueue(Input input);
   void raft_loop();
   bool handle(Input& input);  // false: storage failed
+  void track_proposal(Result<ProposalTicket> ticket, ProposalDone done);
+  void start_transfer(TransferRequest& request);
   bool process_ready();
   bool receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<Index, bool>>& received);
   bool install_snapshot(const pb::SnapshotMetadata& snapshot, ApplyBatch& work);
@@ -190,6 +224,13 @@ class Server {
   Status restore_state_machine(const pb::SnapshotMetadata& snapshot);
   void maybe_take_snapshot();
   void log_role_change(const SoftState& now);
+  Status bootstrap(PersistentState& state, const std::vector<Peer>& founders);
+  // Transport peers: the members of the configuration in force and the
+  // discovered ones, at the discovered address when there is one (DNS may
+  // move a member) and otherwise the one recorded in the configuration.
+  void update_transport_peers();
+  void note_membership();  // after each Ready: the configuration may have changed
+  void check_transfer(std::chrono::steady_clock::time_point now);
   void expire_reads(std::chrono::steady_clock::time_point now);
   void publish_status();
   void fail_everything(const Error& error);
@@ -198,6 +239,7 @@ class Server {
 
   const ServerOptions options_;
   const std::chrono::milliseconds read_timeout_;
+  const std::chrono::milliseconds transfer_timeout_;
   const std::shared_ptr<Storage> storage_;
   const std::shared_ptr<SnapshotStore> snapshots_;
   const std::shared_ptr<Transport> transport_;
@@ -209,8 +251,21 @@ class Server {
   std::map<Index, PendingProposal> pending_proposals_;
   std::map<std::uint64_t, PendingRead> pending_reads_;
   std::uint64_t next_read_id_ = 1;
-  std::unique_ptr<SnapshotFileWriter> incoming_snapshot_;  // being received
-  DiscoveryWatch discovery_watch_;                         // hands new member addresses to the transport
+  std::unique_ptr<SnapshotFileWriter> incoming_snapshot_;   // being received
+  DiscoveryWatch discovery_watch_;                          // hands new member addresses to the transport
+  std::shared_ptr<const pb::Configuration> configuration_;  // in force; what the transport was told of
+  std::uint64_t configuration_version_ = 0;                 // MembershipHistory::version() of it
+  bool reported_removal_ = false;
+  struct PendingTransfer {
+    NodeId target = kNoNode;
+    std::chrono::steady_clock::time_point deadline;
+    std::promise<Status> promise;
+  };
+  std::optional<PendingTransfer> transfer_;
+
+  std::mutex peers_mutex_;  // discovery's thread and the raft loop both update the transport
+  std::vector<Peer> discovered_;
+  std::vector<Peer> configured_;
 
   std::mutex inbox_mutex_;
   std::condition_variable inbox_ready_;
@@ -229,8 +284,8 @@ class Server {
   std::uint64_t bytes_since_snapshot_ = 0;
   Index last_command_index_ = 0;
   Term last_command_term_ = 0;
-  std::vector<NodeId> voters_;
-  std::thread snapshot_thread_;  // writes one snapshot at a time
+  pb::Configuration applied_configuration_;  // in force at the last applied entry: goes in snapshots
+  std::thread snapshot_thread_;              // writes one snapshot at a time
   std::atomic<bool> snapshot_running_{false};
 
   mutable std::mutex status_mutex_;

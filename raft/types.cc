@@ -22,6 +22,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kTimeout: return "timeout";
     case ErrorCode::kStopped: return "stopped";
     case ErrorCode::kInvalidArgument: return "invalid argument";
+    case ErrorCode::kFailedPrecondition: return "refused";
     case ErrorCode::kStorage: return "storage failure";
   }
   return "unknown";

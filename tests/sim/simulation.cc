@@ -420,7 +420,7 @@ void Simulation::maybe_take_snapshot(Node& node) {
   pb::SnapshotMetadata header;
   header.set_index(node.applied);
   header.set_term(node.machine.back().term());
-  for (NodeId voter : node.config.voters) header.add_voters(voter);
+  *header.mutable_configuration() = node.core->memberships().at(node.applied).configuration();
   node.taking = node.snapshots.create(node.applied).value();
   snapshot_file::Encoder encoder(*node.taking, header);
   for (const pb::Entry& entry : node.machine) (void)encoder.write(entry.SerializeAsString());

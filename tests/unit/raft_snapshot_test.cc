@@ -25,7 +25,7 @@ pb::SnapshotMetadata snapshot_at(Index index, Term term, std::uint64_t size = kS
   snapshot.set_index(index);
   snapshot.set_term(term);
   snapshot.set_size(size);
-  for (NodeId voter : {1, 2, 3}) snapshot.add_voters(voter);
+  for (NodeId voter : {1, 2, 3}) snapshot.mutable_configuration()->add_voters()->set_id(voter);
   return snapshot;
 }
 

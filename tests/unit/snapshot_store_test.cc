@@ -102,7 +102,7 @@ TEST_P(SnapshotStoreConformance, EncodedSnapshotsDecodeBlockForBlock) {
   pb::SnapshotMetadata header;
   header.set_index(42);
   header.set_term(5);
-  header.add_voters(1);
+  header.mutable_configuration()->add_voters()->set_id(1);
   auto writer = store().create(42).value();
   snapshot_file::Encoder encoder(*writer, header);
   const std::vector<std::string> blocks = {"first", std::string(100000, 'b'), "last"};

@@ -183,7 +183,7 @@ pb::SnapshotMetadata snapshot_at(Index index, Term term) {
   snapshot.set_index(index);
   snapshot.set_term(term);
   snapshot.set_size(100);
-  snapshot.add_voters(1);
+  snapshot.mutable_configuration()->add_voters()->set_id(1);
   return snapshot;
 }
 
