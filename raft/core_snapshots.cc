@@ -77,7 +77,13 @@ void Core::handle_install_snapshot_response(const pb::Message& message) {
   if (progress.mode != ReplicationMode::kSnapshot || response.snapshot_index() != progress.snapshot_index) {
     return;  // about a transfer that is over
   }
-  progress.snapshot_offset = std::min<std::uint64_t>(response.next_offset(), snapshot_.size());
+  const std::uint64_t next_offset = std::min<std::uint64_t>(response.next_offset(), snapshot_.size());
+  // A second answer asking for the chunk already on its way (the answer to
+  // a duplicate, or to the copy a heartbeat resent) is dropped: following
+  // it would start a second stream of chunks, and every heartbeat another,
+  // each living as long as the transfer.
+  if (progress.probe_sent && next_offset == progress.snapshot_offset) return;
+  progress.snapshot_offset = next_offset;
   progress.probe_sent = false;
   // With every byte acknowledged, wait: the follower reports when it has
   // checked and installed the snapshot (and heartbeats ask again).

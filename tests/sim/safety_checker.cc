@@ -14,6 +14,34 @@ void SafetyChecker::on_leader(NodeId node, const Core& core) {
     fail("Election Safety: nodes " + std::to_string(it->second) + " and " + std::to_string(node) +
          " both leaders in term " + std::to_string(core.term()));
   }
+  if (!core.membership().is_voter(node)) {
+    fail("Membership: node " + std::to_string(node) + " was elected in term " + std::to_string(core.term()) +
+         " but is no voter of its configuration (" + core.membership().describe() + ")");
+  }
+}
+
+void SafetyChecker::check_membership(const Core& core) {
+  const MembershipHistory& history = core.memberships();
+  const RaftLog& log = core.log();
+  const std::string node = "Membership: node " + std::to_string(core.id());
+  for (Index index = std::max(log.first_index(), history.all().front().first + 1); index <= log.last_index();
+       ++index) {
+    const pb::Entry& entry = log.at(index);
+    const bool recorded = history.index_at(index) == index;
+    if (recorded != (entry.type() == pb::ENTRY_CONFIGURATION)) {
+      fail(node +
+           (recorded ? " records a configuration at index " : " missed the configuration entry at index ") +
+           std::to_string(index));
+      return;
+    }
+    if (!recorded || index < log.payloads_from()) continue;  // a dropped payload cannot be compared
+    const Result<Membership> parsed = Membership::parse(entry.data());
+    if (!parsed.ok() || !(parsed.value() == history.at(index))) {
+      fail(node + " uses " + history.at(index).describe() + " for the configuration entry at index " +
+           std::to_string(index));
+      return;
+    }
+  }
 }
 
 void SafetyChecker::on_entries_written(const Core& core, const std::vector<pb::Entry>& entries) {

@@ -42,6 +42,11 @@ class SafetyChecker {
   // read was requested (linearizability of ReadIndex, dissertation §6.4).
   void on_read(NodeId node, Index read_index, Index committed_when_requested);
 
+  // Membership (dissertation §4.1): a leader is a voter of the
+  // configuration it uses, and that configuration is the latest one in its
+  // log -- what its MembershipHistory says agrees with the entries.
+  void check_membership(const Core& core);
+
   // A fault the simulation itself found (a driver contract broken).
   void fail_with(std::string what) { fail(std::move(what)); }
 

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
                 client_operations = 0;
   std::uint64_t snapshots_taken = 0, snapshots_installed = 0, snapshots_damaged = 0, payloads_filled = 0;
   std::uint64_t slowest_liveness = 0;
+  std::uint64_t membership_changes = 0, membership_refusals = 0;
   double next_progress = 60;
   std::signal(SIGABRT, report_abort);
   for (std::uint64_t seed = first;; ++seed) {
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
     snapshots_installed += result.snapshots_installed;
     snapshots_damaged += result.snapshots_damaged;
     payloads_filled += result.payloads_filled;
+    membership_changes += result.membership_changes;
+    membership_refusals += result.membership_refusals;
     slowest_liveness = std::max(slowest_liveness, result.liveness_time);
     if (!result.passed) {
       std::cout << "FAILED seed " << seed << " (" << result.nodes << " nodes): " << result.failure << "\n"
@@ -141,7 +144,8 @@ int main(int argc, char** argv) {
             << client_operations << " client operations checked for linearizability, " << snapshots_taken
             << " snapshots taken, " << snapshots_installed << " installed by followers (" << snapshots_damaged
             << " arrived damaged and were fetched again), " << payloads_filled
-            << " AppendEntries filled in from disk; slowest recovery after healing " << slowest_liveness
+            << " AppendEntries filled in from disk, " << membership_changes << " membership changes ("
+            << membership_refusals << " refused); slowest recovery after healing " << slowest_liveness
             << " time units\n";
   return 0;
 }

@@ -46,21 +46,26 @@ struct Simulation::Node {
 };
 
 Simulation::Simulation(SimulationOptions options)
-    : options_(options), random_(options.seed * 0x2545f4914f6cdd1dULL + 1) {
-  const std::size_t count = options_.nodes != 0 ? options_.nodes : (options_.seed % 2 == 0 ? 5 : 3);
+    : options_(options),
+      random_(options.seed * 0x2545f4914f6cdd1dULL + 1),
+      membership_random_(options.seed * 0x9e3779b97f4a7c15ULL + 7) {
+  founders_ = options_.nodes != 0 ? options_.nodes : (options_.seed % 2 == 0 ? 5 : 3);
+  membership_changes_ = membership_random_.chance(0.5);
+  const std::size_t count = founders_ + (membership_changes_ ? 3 : 0);
   std::vector<NodeId> voters;
-  for (NodeId id = 1; id <= count; ++id) voters.push_back(id);
+  for (NodeId id = 1; id <= founders_; ++id) voters.push_back(id);
   // The cluster's configuration is drawn from the seed as well, so that
   // both the plain Figure 2 algorithm and its extensions are exercised.
   const bool extensions = random_.chance(0.8);
   const std::size_t window = random_.uniform(1, 9);
   const std::size_t batch = random_.uniform(1, 65);
   entries_per_round_trip_ = window * batch;
-  for (NodeId id : voters) {
+  for (NodeId id = 1; id <= count; ++id) {
     auto node = std::make_unique<Node>();
     node->id = id;
     node->config.id = id;
-    node->config.voters = voters;
+    // Spare nodes start empty, as a node joining an existing cluster does.
+    if (id <= founders_) node->config.voters = voters;
     node->config.election_ticks = 10;
     node->config.heartbeat_ticks = 2;
     node->config.pre_vote = extensions;
@@ -163,6 +168,7 @@ SimulationResult Simulation::run() {
   }
   schedule(random_.uniform(100, 400), EventKind::kFault);
   schedule(random_.uniform(20, 60), EventKind::kClient);
+  if (membership_changes_) schedule(membership_random_.uniform(50, 300), EventKind::kMembership);
 
   std::uint64_t healed_at = 0;
   Index commit_before_heal = 0;
@@ -190,6 +196,7 @@ SimulationResult Simulation::run() {
   }
 
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->core) checker_.check_membership(*nodes_[i]->core);
     for (std::size_t j = i + 1; j < nodes_.size(); ++j) {
       if (nodes_[i]->core && nodes_[j]->core) checker_.check_logs_match(*nodes_[i]->core, *nodes_[j]->core);
     }
@@ -245,6 +252,12 @@ void Simulation::handle(const Event& event) {
       client_request();
       schedule(random_.uniform(1, max_client_gap_), EventKind::kClient);
       break;
+    case EventKind::kMembership:
+      if (!healing_) {
+        change_membership();
+        schedule(membership_random_.uniform(50, 600), EventKind::kMembership);
+      }
+      break;
   }
 }
 
@@ -284,11 +297,18 @@ void Simulation::after_input(Node& node) {
   const Core& core = *node.core;
   const bool leader = core.role() == Role::kLeader;
   if (leader && !node.was_leader) {
-    trace("node " + std::to_string(node.id) + " leads term " + std::to_string(core.term()));
+    trace("node " + std::to_string(node.id) + " leads term " + std::to_string(core.term()) + " with " +
+          core.membership().describe());
     checker_.on_leader(node.id, core);
+    checker_.check_membership(core);
     checker_.check_leader_has_committed_entries(core);
   }
   node.was_leader = leader;
+  if (membership_changes_) {
+    const Membership& committed = core.memberships().at(core.log().committed());
+    ever_members_.insert(committed.voters().begin(), committed.voters().end());
+    ever_members_.insert(committed.learners().begin(), committed.learners().end());
+  }
   if (core.log().committed() > node.recorded_commit) {
     trace("node " + std::to_string(node.id) + " commits up to " + std::to_string(core.log().committed()));
     checker_.on_committed(core, node.recorded_commit + 1, core.log().committed());
@@ -573,12 +593,48 @@ void Simulation::inject_fault() {
   }
 }
 
+void Simulation::change_membership() {
+  Node* leader = live_leader();
+  if (leader == nullptr || leader->writing) return;
+  const Membership& membership = leader->core->membership();
+  MembershipChange change;
+  const int choice = static_cast<int>(membership_random_.uniform(0, 3));
+  NodeId spare = kNoNode;
+  for (NodeId id = founders_ + 1; id <= nodes_.size() && spare == kNoNode; ++id) {
+    if (!ever_members_.contains(id) && !membership.is_member(id)) spare = id;
+  }
+  if (choice == 0 && spare != kNoNode) {
+    change.kind = MembershipChangeKind::kAddLearner;
+    change.node = spare;
+    change.address = "sim-" + std::to_string(change.node);
+  } else if (choice == 1 && !membership.learners().empty()) {
+    change.kind = MembershipChangeKind::kPromote;
+    change.node = membership.learners()[membership_random_.uniform(0, membership.learners().size())];
+  } else {
+    // Any member, the leader included, as long as two voters remain.
+    std::vector<NodeId> members = membership.learners();
+    if (membership.voters().size() > 2) {
+      members.insert(members.end(), membership.voters().begin(), membership.voters().end());
+    }
+    if (members.empty()) return;
+    change.kind = MembershipChangeKind::kRemove;
+    change.node = members[membership_random_.uniform(0, members.size())];
+  }
+  const Result<ProposalTicket> ticket = leader->core->change_membership(change);
+  trace("leader " + std::to_string(leader->id) + ": " + std::string(to_string(change.kind)) + " node " +
+        std::to_string(change.node) + ": " + (ticket.ok() ? "proposed" : ticket.error().message));
+  ++(ticket.ok() ? result_.membership_changes : result_.membership_refusals);
+  after_input(*leader);
+  pump(*leader);
+}
+
 void Simulation::heal_everything() {
   healing_ = true;
   trace("heal everything");
   std::fill(partition_group_.begin(), partition_group_.end(), 0);
   drop_rate_ = 0;
   duplicate_rate_ = 0;
+  damage_rate_ = 0;  // with two voters left, one node's snapshot could otherwise hold up the cluster
   fifo_links_ = true;
   for (auto& node : nodes_) restart(*node);
 }

@@ -6,14 +6,18 @@
 // InMemorySnapshotStore; snapshots use the real file format, and most seeds
 // take them often and compact the log, so followers catch up by
 // InstallSnapshot, crashes land in the middle of taking and installing
-// snapshots, and some chunks arrive damaged. Every step is checked by the SafetyChecker; at the
-// end the faults heal and the cluster must elect a leader and commit again.
+// snapshots, and some chunks arrive damaged. Half the seeds also change the
+// membership while all that goes on: spare nodes join as learners and are
+// promoted, members (the leader too) are removed. Every step is checked by
+// the SafetyChecker; at the end the faults heal and the cluster must elect a
+// leader and commit again.
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -53,8 +57,10 @@ struct SimulationResult {
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;
   std::uint64_t snapshots_damaged = 0;
-  std::uint64_t payloads_filled = 0;  // AppendEntries whose payloads were read back from disk
-  std::uint64_t liveness_time = 0;    // from healing to the first new commit
+  std::uint64_t payloads_filled = 0;      // AppendEntries whose payloads were read back from disk
+  std::uint64_t membership_changes = 0;   // proposed and accepted by a leader
+  std::uint64_t membership_refusals = 0;  // refused (one in flight, learner behind, ...)
+  std::uint64_t liveness_time = 0;        // from healing to the first new commit
 };
 
 class Simulation {
@@ -75,7 +81,7 @@ class Simulation {
   };
   struct SnapshotTaken {};  // the node's snapshot being written out is complete
   using Input = std::variant<pb::Message, Tick, Propose, Read, SnapshotTaken>;
-  enum class EventKind { kInput, kDiskWrite, kRestart, kFault, kClient, kSnapshotWritten };
+  enum class EventKind { kInput, kDiskWrite, kRestart, kFault, kClient, kSnapshotWritten, kMembership };
   struct Event {
     std::uint64_t time;
     std::uint64_t sequence;  // ties broken by scheduling order: deterministic
@@ -109,6 +115,9 @@ class Simulation {
   void crash(Node& node);
   void restart(Node& node);
   void inject_fault();
+  // Asks the leader for a membership change: add a spare node as a
+  // learner, promote a learner, or remove a member.
+  void change_membership();
   void client_request();
   void heal_everything();
   bool linked(NodeId a, NodeId b) const;
@@ -140,6 +149,14 @@ class Simulation {
   Index snapshot_every_ = 0;
   Index compaction_margin_ = 0;
   double damage_rate_ = 0;
+  // Membership changes draw from a generator of their own, so that seeds
+  // without them run exactly as they did before they existed.
+  DeterministicRandom membership_random_;
+  bool membership_changes_ = false;
+  std::size_t founders_ = 0;  // nodes 1..founders_ found the cluster; the rest join later
+  // Ids in some committed configuration so far: a spare node is added until
+  // one is, and never again once removed (as raftkvd refuses to reuse ids).
+  std::set<NodeId> ever_members_;
   bool healing_ = false;
   SimulationResult result_;
 };

@@ -109,6 +109,21 @@ TEST(Section7, ChunksFollowFromTheOffsetTheFollowerReportsOneAtATime) {
   EXPECT_EQ(done, (std::vector<bool>{false, true}));
 }
 
+// Found by the simulation: every heartbeat resends the outstanding chunk,
+// and both copies are answered. Following both answers would start a second
+// stream of chunks, and each heartbeat another, until the links drown.
+TEST(Section7, ASecondAnswerForTheChunkAlreadyOnItsWayStartsNoSecondStream) {
+  auto leader = compacted_leader();
+  start_transfer(*leader);
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, kChunk));
+  std::size_t chunks = 0;
+  for (const pb::Message& message : drain_messages(*leader)) chunks += message.has_install_snapshot() ? 1 : 0;
+  EXPECT_EQ(chunks, 1u);
+  // The answer to the duplicate of the first chunk asks for the same offset.
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), 10, kChunk));
+  for (const pb::Message& message : drain_messages(*leader)) EXPECT_FALSE(message.has_install_snapshot());
+}
+
 TEST(Section7, ALostChunkIsSentAgainAtTheNextHeartbeat) {
   auto leader = compacted_leader();
   start_transfer(*leader);
