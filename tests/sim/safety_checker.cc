@@ -92,16 +92,21 @@ void SafetyChecker::on_leader_write(const Core& core, const std::vector<pb::Entr
 void SafetyChecker::on_committed(const Core& core, Index from, Index to) {
   for (Index index = std::max(from, core.log().first_index()); index <= to; ++index) {
     const pb::Entry& entry = core.log().at(index);
-    auto [it, inserted] = committed_.try_emplace(index, CommittedEntry{entry, core.term()});
-    const pb::Entry& known = it->second.entry;
     const bool has_payload = index >= core.log().payloads_from();
-    if (!inserted && (known.term() != entry.term() || (has_payload && known.data() != entry.data()))) {
+    auto [it, inserted] = committed_.try_emplace(index, CommittedEntry{entry, core.term(), has_payload});
+    const pb::Entry& known = it->second.entry;
+    const bool comparable = has_payload && it->second.has_payload;
+    if (!inserted && (known.term() != entry.term() || (comparable && known.data() != entry.data()))) {
       fail("State Machine Safety: node " + std::to_string(core.id()) + " committed term " +
            std::to_string(entry.term()) + " at index " + std::to_string(index) + " where term " +
            std::to_string(known.term()) + " was committed" +
            (known.term() == entry.term() ? " with a different command" : ""));
     }
     it->second.committed_in = std::min(it->second.committed_in, core.term());
+    if (has_payload && !it->second.has_payload && known.term() == entry.term()) {
+      it->second.entry = entry;  // the first node to commit it had dropped the payload already
+      it->second.has_payload = true;
+    }
   }
 }
 

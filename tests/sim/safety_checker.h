@@ -66,6 +66,7 @@ class SafetyChecker {
   struct CommittedEntry {
     pb::Entry entry;
     Term committed_in;
+    bool has_payload;  // entry.data() is the payload (not dropped from memory)
   };
   std::map<Index, CommittedEntry> committed_;
   std::map<Index, pb::Entry> applied_;

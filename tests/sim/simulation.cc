@@ -363,6 +363,10 @@ void Simulation::complete_disk_write(Node& node) {
   history_.applied(node.id, node.machine, now_);
   node.core->advance(ready);
   for (const auto& [index, intact] : received) node.core->snapshot_received(index, intact);
+  // A leader commits as its own write completes: record that now, while the
+  // entries still hold their payloads (the next Ready applies them, and the
+  // payload budget may then drop them).
+  after_input(node);
   maybe_take_snapshot(node);
   // Like raft::Server's loop: everything that queued up during the write is
   // fed in, then one Ready (one write) covers it all -- group commit.
