@@ -80,7 +80,8 @@ std::optional<std::string> problem_with(const CLI::App& app, DaemonConfig& confi
     }
     config.id = *derived;
   }
-  if (config.id > static_cast<std::uint64_t>(config.cluster_size)) {
+  // A member that joins later may have any id; the founders are 1..size.
+  if (config.initial_cluster_state == "new" && config.id > static_cast<std::uint64_t>(config.cluster_size)) {
     return "member " + std::to_string(config.id) + " is not one of a cluster of " +
            std::to_string(config.cluster_size) + " (ids 1 to " + std::to_string(config.cluster_size) + ")";
   }
@@ -108,6 +109,11 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
       "--cluster-token", config.cluster_token,
       "a name for the cluster, shared by its members; sets the cluster id (instead of --cluster-id)");
   app.add_option("--data-dir", config.data_dir, "where this member keeps its data")->required();
+  app.add_option("--initial-cluster-state", config.initial_cluster_state,
+                 "new: found a cluster of the discovered members; existing: join a running cluster that adds "
+                 "this member with kvctl member add (only matters while the data directory is empty)")
+      ->check(CLI::IsMember({"new", "existing"}))
+      ->capture_default_str();
   app.add_option("--listen-peer", config.listen_peer, "HOST:PORT for the other members")->required();
   app.add_option("--listen-client", config.listen_client, "HOST:PORT for clients (KV and Admin services)")
       ->required();

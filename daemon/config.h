@@ -17,6 +17,11 @@ struct DaemonConfig {
   std::string cluster_token;  // a name every member is given; hashed into cluster_id
   std::string name;           // this member's name in DNS; defaults to the host name
   std::string data_dir;
+  // "new": with an empty data directory, found a cluster of the discovered
+  // members. "existing": join a running cluster whose leader adds this
+  // member (kvctl member add); it waits, empty, until the leader calls.
+  // Ignored once the data directory holds a log.
+  std::string initial_cluster_state = "new";
   std::string listen_peer;
   std::string listen_client;
   // Static discovery.

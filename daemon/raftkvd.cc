@@ -26,7 +26,6 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
 #include "daemon/config.h"
 #include "daemon/member_directory.h"
@@ -44,21 +43,23 @@ int fail(int status, const std::string& message) {
   return status;
 }
 
-// Hands leadership to the follower with the most of the log, and waits up
-// to an election timeout for it to take over.
-void hand_over_leadership(raft::Server& server, std::chrono::milliseconds election_timeout) {
+// Hands leadership to the voter with the most of the log (§3.10) and
+// waits until it has taken over or the transfer failed (an election timeout).
+void hand_over_leadership(raft::Server& server) {
   const raft::ServerStatus status = server.status();
-  if (status.role != raft::Role::kLeader || status.followers.empty()) return;
-  const raft::FollowerStatus* best = &status.followers.front();
+  if (status.role != raft::Role::kLeader || status.configuration == nullptr) return;
+  const raft::FollowerStatus* best = nullptr;
   for (const raft::FollowerStatus& follower : status.followers) {
-    if (follower.match_index > best->match_index) best = &follower;
+    const auto& voters = status.configuration->voters();
+    const bool voter = std::any_of(voters.begin(), voters.end(), [&](const raft::pb::Member& member) {
+      return member.id() == follower.id;
+    });
+    if (voter && (best == nullptr || follower.match_index > best->match_index)) best = &follower;
   }
+  if (best == nullptr) return;
   spdlog::info("handing leadership to member {} before stopping", best->id);
-  if (!server.transfer_leadership(best->id).get().ok()) return;
-  const auto deadline = std::chrono::steady_clock::now() + election_timeout;
-  while (std::chrono::steady_clock::now() < deadline && server.status().role == raft::Role::kLeader) {
-    std::this_thread::sleep_for(10ms);
-  }
+  const raft::Status handed = server.transfer_leadership(best->id).get();
+  if (!handed.ok()) spdlog::warn("leadership was not handed over: {}", handed.error().to_string());
 }
 
 }  // namespace
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
   options.tick_interval = std::chrono::milliseconds(config.tick_ms);
   options.snapshot_entries = config.snapshot_entries;
   options.compaction_margin = config.compaction_margin;
+  options.join_existing_cluster = config.initial_cluster_state == "existing";
   raft::Server server(options, node.raft(), node.snapshots(), transport, directory->peers(), node.store());
   if (raft::Status started = server.start(); !started.ok()) return fail(1, started.error().to_string());
 
@@ -150,7 +152,7 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}; stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-  hand_over_leadership(server, config.election_ticks * options.tick_interval * 2);
+  hand_over_leadership(server);
   client_server->Shutdown(std::chrono::system_clock::now() + 2s);
   directory->stop();
   server.stop();

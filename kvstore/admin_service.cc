@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "kvstore/leader_routing.h"
 
@@ -32,11 +33,16 @@ void AdminService::set_members(std::vector<api::Member> members) {
 }
 
 std::string AdminService::client_address(raft::NodeId member) const {
-  std::lock_guard lock(members_mutex_);
-  for (const api::Member& known : members_) {
-    if (known.id() == member) return known.client_address();
+  {
+    std::lock_guard lock(members_mutex_);
+    for (const api::Member& known : members_) {
+      if (known.id() == member) return known.client_address();
+    }
   }
-  return {};
+  // A member added since discovery listed them: the address it was added with.
+  const std::shared_ptr<const raft::pb::Configuration> configuration = server_.status().configuration;
+  const raft::pb::Member* known = configuration ? raft::find_member(*configuration, member) : nullptr;
+  return known == nullptr ? std::string() : known->client_address();
 }
 
 void AdminService::fill(api::ResponseHeader& header, const raft::ServerStatus& status) const {
@@ -80,6 +86,10 @@ grpc::Status AdminService::Health(grpc::ServerContext*, const api::HealthRequest
                                   api::HealthResponse* response) {
   const raft::ServerStatus status = server_.status();
   fill(*response->mutable_header(), status);
+  if (status.removed) {
+    response->set_reason("this member was removed from the cluster");
+    return grpc::Status::OK;
+  }
   if (status.leader == raft::kNoNode) {
     response->set_reason("no leader is known");
     return grpc::Status::OK;
@@ -98,12 +108,91 @@ grpc::Status AdminService::Health(grpc::ServerContext*, const api::HealthRequest
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::MemberList(grpc::ServerContext*, const api::MemberListRequest*,
+template <typename Request, typename Response, typename Call, typename Here>
+grpc::Status AdminService::on_leader(grpc::ServerContext* context, const Request& request, Response* response,
+                                     Call call, Here here, bool may_answer_locally) {
+  // Mid-election, wait (a little) for the outcome rather than refuse.
+  const raft::ServerStatus status = status_with_leader(server_, context->deadline(), options_.leader_wait);
+  if (status.role == raft::Role::kLeader) return here(status);
+  const std::string leader_address = client_address(status.leader);
+  if (status.leader == raft::kNoNode || leader_address.empty() || forwarded(context)) {
+    if (may_answer_locally) return here(status);
+    if (forwarded(context)) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "member " + std::to_string(options_.member_id) + " is not the leader either");
+    }
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        status.leader == raft::kNoNode
+                            ? "no leader is known (an election may be under way), retry shortly"
+                            : "the leader is member " + std::to_string(status.leader) +
+                                  ", whose client address is not known here; ask it directly");
+  }
+  auto stub = api::Admin::NewStub(grpc::CreateChannel(leader_address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext client;
+  client.set_deadline(context->deadline());
+  mark_forwarded(client);
+  return ((*stub).*call)(&client, request, response);
+}
+
+namespace {
+
+grpc::Status status_of(const raft::Error& error) {
+  switch (error.code) {
+    case raft::ErrorCode::kInvalidArgument:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error.message);
+    case raft::ErrorCode::kFailedPrecondition:
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, error.message);
+    case raft::ErrorCode::kTimeout: return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, error.message);
+    case raft::ErrorCode::kProposalDropped:
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "a leader change replaced the entry: not applied");
+    default: return grpc::Status(grpc::StatusCode::UNAVAILABLE, error.to_string());
+  }
+}
+
+// A wait that ends by the caller's deadline, and within minutes when the
+// caller set none.
+std::chrono::system_clock::time_point wait_limit(std::chrono::system_clock::time_point deadline) {
+  return std::min(deadline, std::chrono::system_clock::now() + std::chrono::minutes(5));
+}
+
+}  // namespace
+
+void AdminService::list_members(const raft::ServerStatus& status,
+                                google::protobuf::RepeatedPtrField<api::Member>& members) const {
+  if (status.configuration == nullptr) return;
+  std::map<raft::NodeId, raft::Index> match;
+  for (const raft::FollowerStatus& follower : status.followers) match[follower.id] = follower.match_index;
+  if (status.role == raft::Role::kLeader) match[status.id] = status.last_log_index;
+  for (const auto* list : {&status.configuration->voters(), &status.configuration->learners()}) {
+    for (const raft::pb::Member& known : *list) {
+      api::Member* member = members.Add();
+      member->set_id(known.id());
+      member->set_peer_address(known.address());
+      member->set_client_address(client_address(known.id()));
+      member->set_learner(list == &status.configuration->learners());
+      if (auto found = match.find(known.id()); found != match.end()) member->set_match_index(found->second);
+    }
+  }
+}
+
+void AdminService::list_members(api::MemberChangeResponse& response) const {
+  const raft::ServerStatus status = server_.status();
+  fill(*response.mutable_header(), status);
+  list_members(status, *response.mutable_members());
+}
+
+grpc::Status AdminService::MemberList(grpc::ServerContext* context, const api::MemberListRequest* request,
                                       api::MemberListResponse* response) {
-  fill(*response->mutable_header(), server_.status());
-  std::lock_guard lock(members_mutex_);
-  for (const api::Member& member : members_) *response->add_members() = member;
-  return grpc::Status::OK;
+  return on_leader(
+      context, *request, response, &api::Admin::Stub::MemberList,
+      [&](const raft::ServerStatus& status) {
+        fill(*response->mutable_header(), status);
+        list_members(status, *response->mutable_members());
+        response->set_configuration_index(status.configuration_index);
+        response->set_configuration_committed(status.configuration_committed);
+        return grpc::Status::OK;
+      },
+      /*may_answer_locally=*/true);
 }
 
 grpc::Status AdminService::TransferLeadership(grpc::ServerContext* context,
@@ -112,34 +201,99 @@ grpc::Status AdminService::TransferLeadership(grpc::ServerContext* context,
   if (request->target() == raft::kNoNode) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the target member id is missing");
   }
-  // Mid-election, wait (a little) for the outcome rather than refuse.
-  const raft::ServerStatus status = status_with_leader(server_, context->deadline(), options_.leader_wait);
-  if (status.role != raft::Role::kLeader) {
-    const std::string leader_address = client_address(status.leader);
-    if (status.leader == raft::kNoNode || leader_address.empty()) {
-      return grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          "no leader is known to hand leadership over (an election may be under way), retry shortly");
-    }
-    if (forwarded(context)) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "member " + std::to_string(options_.member_id) + " is not the leader either");
-    }
-    auto stub = api::Admin::NewStub(grpc::CreateChannel(leader_address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext client;
-    client.set_deadline(context->deadline());
-    mark_forwarded(client);
-    return stub->TransferLeadership(&client, *request, response);
+  return on_leader(context, *request, response, &api::Admin::Stub::TransferLeadership,
+                   [&](const raft::ServerStatus&) {
+                     // Done when the target leads, or failed when it did not
+                     // take over within an election timeout.
+                     std::future<raft::Status> transfer = server_.transfer_leadership(request->target());
+                     if (transfer.wait_until(wait_limit(context->deadline())) != std::future_status::ready) {
+                       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                           "member " + std::to_string(request->target()) +
+                                               " had not taken over by the deadline; it may still");
+                     }
+                     const raft::Status transferred = transfer.get();
+                     if (!transferred.ok()) return status_of(transferred.error());
+                     fill(*response->mutable_header(), server_.status());
+                     return grpc::Status::OK;
+                   });
+}
+
+grpc::Status AdminService::change(const raft::MembershipChange& change, Clock::time_point deadline) {
+  std::future<raft::Result<raft::Applied>> applied = server_.change_membership(change);
+  if (applied.wait_until(wait_limit(deadline)) != std::future_status::ready) {
+    return grpc::Status(
+        grpc::StatusCode::DEADLINE_EXCEEDED,
+        "the change (" + std::string(raft::to_string(change.kind)) + " member " +
+            std::to_string(change.node) +
+            ") is in the log but did not commit by the deadline; it may still: see the member "
+            "list");
   }
-  const raft::Status transferred = server_.transfer_leadership(request->target()).get();
-  if (!transferred.ok()) {
-    return grpc::Status(transferred.error().code == raft::ErrorCode::kInvalidArgument
-                            ? grpc::StatusCode::INVALID_ARGUMENT
-                            : grpc::StatusCode::UNAVAILABLE,
-                        transferred.error().message);
+  const raft::Result<raft::Applied> result = applied.get();
+  return result.ok() ? grpc::Status::OK : status_of(result.error());
+}
+
+grpc::Status AdminService::MemberAdd(grpc::ServerContext* context, const api::MemberAddRequest* request,
+                                     api::MemberChangeResponse* response) {
+  if (request->id() == raft::kNoNode) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the new member's id is missing");
   }
-  fill(*response->mutable_header(), server_.status());
-  return grpc::Status::OK;
+  if (request->peer_address().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the new member's peer address is missing");
+  }
+  return on_leader(context, *request, response, &api::Admin::Stub::MemberAdd, [&](const raft::ServerStatus&) {
+    const raft::MembershipChange add{raft::MembershipChangeKind::kAddLearner, request->id(),
+                                     request->peer_address(), request->client_address()};
+    if (grpc::Status added = change(add, context->deadline()); !added.ok()) return added;
+    if (!request->learner()) {
+      // A voter joins as a learner first and is promoted once it has
+      // caught up (§4.2.1), so that the cluster never waits for it; until
+      // then promotion is refused as not caught up, and tried again.
+      const raft::MembershipChange promote{raft::MembershipChangeKind::kPromote, request->id(), "", ""};
+      while (true) {
+        grpc::Status promoted = change(promote, context->deadline());
+        if (promoted.ok()) break;
+        const bool retry = promoted.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+                           Clock::now() + std::chrono::milliseconds(100) < context->deadline();
+        if (!retry) {
+          return grpc::Status(promoted.error_code(),
+                              "member " + std::to_string(request->id()) +
+                                  " was added as a learner but not promoted: " + promoted.error_message() +
+                                  " (promote it with MemberPromote once it has caught up)");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    list_members(*response);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::MemberPromote(grpc::ServerContext* context,
+                                         const api::MemberPromoteRequest* request,
+                                         api::MemberChangeResponse* response) {
+  return change_on_leader(
+      context, *request, response, &api::Admin::Stub::MemberPromote,
+      raft::MembershipChange{raft::MembershipChangeKind::kPromote, request->id(), "", ""});
+}
+
+grpc::Status AdminService::MemberRemove(grpc::ServerContext* context, const api::MemberRemoveRequest* request,
+                                        api::MemberChangeResponse* response) {
+  return change_on_leader(context, *request, response, &api::Admin::Stub::MemberRemove,
+                          raft::MembershipChange{raft::MembershipChangeKind::kRemove, request->id(), "", ""});
+}
+
+template <typename Request, typename Call>
+grpc::Status AdminService::change_on_leader(grpc::ServerContext* context, const Request& request,
+                                            api::MemberChangeResponse* response, Call call,
+                                            const raft::MembershipChange& membership_change) {
+  if (membership_change.node == raft::kNoNode) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the member id is missing");
+  }
+  return on_leader(context, request, response, call, [&](const raft::ServerStatus&) {
+    if (grpc::Status changed = change(membership_change, context->deadline()); !changed.ok()) return changed;
+    list_members(*response);
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace kv

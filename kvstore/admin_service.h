@@ -1,6 +1,8 @@
 #pragma once
 // The Admin gRPC service (proto/kv.proto) of one member: status, health,
-// the member list and leadership transfer (dissertation §3.10).
+// the member list, membership changes (dissertation chapter 4) and
+// leadership transfer (§3.10). What only the leader can do, a follower
+// passes to the leader.
 
 #include <chrono>
 #include <map>
@@ -39,9 +41,33 @@ class AdminService final : public raftkv::api::Admin::Service {
   grpc::Status TransferLeadership(grpc::ServerContext* context,
                                   const raftkv::api::TransferLeadershipRequest* request,
                                   raftkv::api::TransferLeadershipResponse* response) override;
+  grpc::Status MemberAdd(grpc::ServerContext* context, const raftkv::api::MemberAddRequest* request,
+                         raftkv::api::MemberChangeResponse* response) override;
+  grpc::Status MemberPromote(grpc::ServerContext* context, const raftkv::api::MemberPromoteRequest* request,
+                             raftkv::api::MemberChangeResponse* response) override;
+  grpc::Status MemberRemove(grpc::ServerContext* context, const raftkv::api::MemberRemoveRequest* request,
+                            raftkv::api::MemberChangeResponse* response) override;
 
  private:
+  using Clock = std::chrono::system_clock;
+  // Runs `here` on the leader: at once when this member leads, otherwise by
+  // passing the request to the leader with `call` (once: a passed request
+  // is never passed on again). `here` with `may_answer_locally` also runs
+  // when no leader is known.
+  template <typename Request, typename Response, typename Call, typename Here>
+  grpc::Status on_leader(grpc::ServerContext* context, const Request& request, Response* response, Call call,
+                         Here here, bool may_answer_locally = false);
+  // Proposes `change` and waits for it to apply, until `deadline`.
+  grpc::Status change(const raft::MembershipChange& change, Clock::time_point deadline);
+  // on_leader() with change(), answering with the members after it.
+  template <typename Request, typename Call>
+  grpc::Status change_on_leader(grpc::ServerContext* context, const Request& request,
+                                raftkv::api::MemberChangeResponse* response, Call call,
+                                const raft::MembershipChange& membership_change);
+  void list_members(raftkv::api::MemberChangeResponse& response) const;
   void fill(raftkv::api::ResponseHeader& header, const raft::ServerStatus& status) const;
+  void list_members(const raft::ServerStatus& status,
+                    google::protobuf::RepeatedPtrField<raftkv::api::Member>& members) const;
   std::string client_address(raft::NodeId member) const;
 
   const AdminServiceOptions options_;

@@ -82,9 +82,15 @@ void KvService::set_client_addresses(std::map<raft::NodeId, std::string> address
 }
 
 std::string KvService::client_address(raft::NodeId member) const {
-  std::lock_guard lock(addresses_mutex_);
-  auto found = client_addresses_.find(member);
-  return found == client_addresses_.end() ? std::string() : found->second;
+  {
+    std::lock_guard lock(addresses_mutex_);
+    auto found = client_addresses_.find(member);
+    if (found != client_addresses_.end()) return found->second;
+  }
+  // A member added since discovery listed them: the address it was added with.
+  const std::shared_ptr<const raft::pb::Configuration> configuration = server_.status().configuration;
+  const raft::pb::Member* known = configuration ? raft::find_member(*configuration, member) : nullptr;
+  return known == nullptr ? std::string() : known->client_address();
 }
 
 // Ends the in-flight count of one write when it goes out of scope: after
@@ -185,6 +191,15 @@ class KvService::Call {
 };
 
 bool KvService::admit(Call& call) {
+  if (server_.removed()) {
+    // UNAVAILABLE and certainly not applied: a client moves on to another
+    // member, as it would from one that is down.
+    call.finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "member " + std::to_string(options_.member_id) +
+                                 " was removed from the cluster and serves no more; use the other members"),
+                {}, /*not_applied=*/true);
+    return false;
+  }
   if (in_flight_.fetch_add(1) < options_.max_in_flight) return true;
   release_in_flight();
   call.finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,

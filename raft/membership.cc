@@ -82,13 +82,18 @@ bool Membership::is_learner(NodeId node) const {
   return contains(learners_, node);
 }
 
-std::string Membership::address_of(NodeId node) const {
-  for (const auto* members : {&configuration_.voters(), &configuration_.learners()}) {
+const pb::Member* find_member(const pb::Configuration& configuration, NodeId node) {
+  for (const auto* members : {&configuration.voters(), &configuration.learners()}) {
     for (const pb::Member& member : *members) {
-      if (member.id() == node) return member.address();
+      if (member.id() == node) return &member;
     }
   }
-  return {};
+  return nullptr;
+}
+
+std::string Membership::address_of(NodeId node) const {
+  const pb::Member* member = find_member(configuration_, node);
+  return member == nullptr ? std::string() : member->address();
 }
 
 Result<Membership> Membership::apply(const MembershipChange& change) const {
@@ -98,10 +103,15 @@ Result<Membership> Membership::apply(const MembershipChange& change) const {
   switch (change.kind) {
     case MembershipChangeKind::kAddLearner: {
       if (is_member(change.node)) return refuse(node + " is already a member (" + describe() + ")");
+      if (std::find(configuration_.removed().begin(), configuration_.removed().end(), change.node) !=
+          configuration_.removed().end()) {
+        return refuse(node + " was removed from this cluster; a new member needs a new id");
+      }
       if (change.address.empty()) return Error{ErrorCode::kInvalidArgument, node + " needs a peer address"};
       pb::Member* added = next.add_learners();
       added->set_id(change.node);
       added->set_address(change.address);
+      added->set_client_address(change.client_address);
       break;
     }
     case MembershipChangeKind::kPromote: {
@@ -126,6 +136,7 @@ Result<Membership> Membership::apply(const MembershipChange& change) const {
                                       [&](const pb::Member& member) { return member.id() == change.node; }),
                        members->end());
       }
+      next.add_removed(change.node);
       break;
     }
   }

@@ -21,13 +21,18 @@ enum class MembershipChangeKind { kAddLearner, kPromote, kRemove };
 
 std::string_view to_string(MembershipChangeKind kind);
 
-// What an operator asks for. `address` is where peers reach a new member;
-// only kAddLearner uses it.
+// What an operator asks for. `address` is where peers reach a new member,
+// `client_address` where it serves the application (optional); only
+// kAddLearner uses them.
 struct MembershipChange {
   MembershipChangeKind kind = MembershipChangeKind::kAddLearner;
   NodeId node = kNoNode;
   std::string address;
+  std::string client_address;
 };
+
+// The voter or learner `node` of `configuration`, or null.
+const pb::Member* find_member(const pb::Configuration& configuration, NodeId node);
 
 class Membership {
  public:
@@ -53,8 +58,8 @@ class Membership {
   std::string address_of(NodeId node) const;
 
   // The configuration `change` leads to, or why it cannot be made: adding a
-  // member twice, promoting a non-learner, removing a non-member or the last
-  // voter.
+  // member twice or an id removed before, promoting a non-learner, removing
+  // a non-member or the last voter.
   Result<Membership> apply(const MembershipChange& change) const;
 
   // "voters 1,2,3; learners 4" for logs and errors.

@@ -19,7 +19,7 @@ enum class ErrorCode {
   kStopped,             // the server is shutting down; the outcome is unknown
   kInvalidArgument,
   kFailedPrecondition,  // a valid request the cluster's state does not allow now
-  kStorage,  // the disk failed; the node cannot go on safely
+  kStorage,             // the disk failed; the node cannot go on safely
 };
 
 std::string_view to_string(ErrorCode code);

@@ -182,8 +182,8 @@ void Server::note_membership() {
                    history.latest().describe());
     }
   }
-  if (core_->removed() && !reported_removal_) {
-    reported_removal_ = true;
+  if (core_->removed() && !removed_) {
+    removed_ = true;
     spdlog::warn("raft node {}: this node was removed from the cluster; it no longer votes or serves",
                  options_.core.id);
   }

@@ -162,6 +162,8 @@ class Server {
   std::future<Status> transfer_leadership(NodeId target);
 
   ServerStatus status() const;
+  // Core::removed(), without copying the status: cheap enough to ask per request.
+  bool removed() const { return removed_.load(std::memory_order_relaxed); }
 
   // Waits until this node knows a leader (itself included) or `deadline`
   // passes; returns the leader, or kNoNode. Lets a request that arrives
@@ -255,7 +257,7 @@ class Server {
   DiscoveryWatch discovery_watch_;                          // hands new member addresses to the transport
   std::shared_ptr<const pb::Configuration> configuration_;  // in force; what the transport was told of
   std::uint64_t configuration_version_ = 0;                 // MembershipHistory::version() of it
-  bool reported_removal_ = false;
+  std::atomic<bool> removed_{false};
   struct PendingTransfer {
     NodeId target = kNoNode;
     std::chrono::steady_clock::time_point deadline;

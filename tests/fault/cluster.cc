@@ -20,10 +20,6 @@ namespace {
 constexpr int kPeerPort = 2380;
 constexpr int kClientPort = 2379;
 
-std::string peer_address(int member) {
-  return FaultNetwork::member_address(member) + ":" + std::to_string(kPeerPort);
-}
-
 std::string listing(int members, std::string (*address)(int)) {
   std::string list;
   for (int member = 1; member <= members; ++member) {
@@ -56,25 +52,37 @@ std::string FaultCluster::client_address(int member) {
   return FaultNetwork::member_address(member) + ":" + std::to_string(kClientPort);
 }
 
+std::string FaultCluster::peer_address(int member) {
+  return FaultNetwork::member_address(member) + ":" + std::to_string(kPeerPort);
+}
+
 std::string FaultCluster::log_path(int member) const {
   return options_.log_directory + "/m" + std::to_string(member) + ".log";
 }
 
-void FaultCluster::start(int member) {
+int FaultCluster::running_members() const {
+  int running = 0;
+  for (const auto& [member, state] : members_) running += state.pid > 0 && !state.paused ? 1 : 0;
+  return running;
+}
+
+void FaultCluster::start(int member, bool join) {
   Member& state = members_.at(member);
   if (state.pid > 0) return;
-  const std::vector<std::string> argv = {
+  const int founders = options_.founders > 0 ? options_.founders : options_.members;
+  std::vector<std::string> argv = {
       options_.raftkvd,
       "--id=" + std::to_string(member),
       "--cluster-id=" + std::to_string(options_.cluster_id),
       "--data-dir=" + options_.data_root + "/m" + std::to_string(member),
       "--listen-peer=" + peer_address(member),
       "--listen-client=" + client_address(member),
-      "--peers=" + listing(options_.members, peer_address),
+      "--peers=" + listing(join ? options_.members : founders, peer_address),
       "--clients=" + listing(options_.members, client_address),
       "--snapshot-entries=" + std::to_string(options_.snapshot_entries),
       "--compaction-margin=" + std::to_string(options_.compaction_margin),
   };
+  if (join) argv.push_back("--initial-cluster-state=existing");
   // Everything the child needs is made before fork: after it, only calls
   // that are safe in a child of a threaded process.
   std::vector<char*> args;

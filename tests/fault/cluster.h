@@ -27,6 +27,9 @@ struct ClusterOptions {
   std::string data_root;      // member i keeps its data in data_root/m<i>
   std::string log_directory;  // member i logs to log_directory/m<i>.log
   int members = 5;
+  // Members 1..founders found the cluster (their --peers lists only them);
+  // the others join it later (start(member, /*join=*/true)). 0: all found it.
+  int founders = 0;
   std::uint64_t cluster_id = 7;
   // Small, so that snapshots, compaction and InstallSnapshot happen in a
   // run of a minute, under the faults.
@@ -43,12 +46,16 @@ class FaultCluster {
 
   int members() const { return options_.members; }
   static std::string client_address(int member);  // 10.99.0.<member>:2379
+  static std::string peer_address(int member);    // 10.99.0.<member>:2380
 
-  void start(int member);   // no-op when running
+  // No-op when running. A joining member starts with
+  // --initial-cluster-state=existing and every member in its --peers.
+  void start(int member, bool join = false);
   void kill(int member);    // SIGKILL and reap; no-op when down
   void pause(int member);   // SIGSTOP
   void resume(int member);  // SIGCONT
   bool running(int member) const;
+  int running_members() const;  // running and not paused
   bool paused(int member) const;
 
   // Restarts every member that is down and resumes every paused one.

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 
+#include "tests/fault/membership_scenario.h"
 #include "tests/fault/network.h"
 #include "tests/fault/run.h"
 
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", options.keep, "keep the folders of runs that passed too");
   app.add_flag("--serializable-reads", options.serializable_reads,
                "clients read without linearizability (a known-bad setup the checks must catch)");
+  app.add_flag("--membership", options.membership,
+               "instead of faults, change the membership under the load: grow 3 to 5 members, replace a "
+               "killed one, shrink to 3 (tests/fault/membership_scenario.h)");
   app.add_flag("--expect-violation", expect_violation,
                "exit 0 only if some run found a violation (to test the harness itself)");
   CLI11_PARSE(app, argc, argv);
@@ -62,7 +66,7 @@ int main(int argc, char** argv) {
     for (const auto& run : std::filesystem::directory_iterator(options.results_root, ignored)) {
       std::filesystem::remove_all(run.path() / "data", ignored);
     }
-    network.emplace(5);
+    network.emplace(options.membership ? kScenarioMembers : 5);
     network->enter_hub();  // before any thread: gRPC's inherit the namespace
   } catch (const std::exception& error) {
     std::cerr << "fault_run: cannot make the test network: " << error.what() << "\n";

@@ -9,6 +9,7 @@
 
 #include "tests/fault/cluster.h"
 #include "tests/fault/final_state_check.h"
+#include "tests/fault/membership_scenario.h"
 #include "tests/fault/nemesis.h"
 #include "tests/fault/report.h"
 #include "tests/fault/workload.h"
@@ -50,12 +51,12 @@ void check_digests(RunRecord& record, FaultCluster& cluster) {
     digests = cluster.state_digests(milliseconds(2000));
     std::set<std::uint64_t> indexes;
     for (const auto& [member, digest] : digests) indexes.insert(digest.applied_index());
-    if (static_cast<int>(digests.size()) == cluster.members() && indexes.size() == 1) break;
+    if (static_cast<int>(digests.size()) == cluster.running_members() && indexes.size() == 1) break;
     if (Clock::now() > deadline) {
       std::ostringstream text;
       text << "the members did not reach one applied index within 30 s after the workload stopped:";
       for (const auto& [member, digest] : digests) text << " m" << member << "@" << digest.applied_index();
-      text << " (" << digests.size() << " of " << cluster.members() << " answered)";
+      text << " (" << digests.size() << " of " << cluster.running_members() << " answered)";
       record.violations.push_back(text.str());
       return;
     }
@@ -104,10 +105,14 @@ RunRecord run_once(const RunOptions& options, FaultNetwork& network) {
     cluster_options.raftkvd = options.raftkvd;
     cluster_options.data_root = record.folder + "/data";
     cluster_options.log_directory = record.folder + "/nodes";
+    if (options.membership) {
+      cluster_options.members = kScenarioMembers;
+      cluster_options.founders = kScenarioFounders;
+    }
     FaultCluster cluster(cluster_options, network);
     std::vector<std::string> addresses;
     for (int member = 1; member <= cluster.members(); ++member) {
-      cluster.start(member);
+      if (!options.membership || member <= kScenarioFounders) cluster.start(member);
       addresses.push_back(FaultCluster::client_address(member));
     }
     WorkloadOptions workload_options;
@@ -121,7 +126,8 @@ RunRecord run_once(const RunOptions& options, FaultNetwork& network) {
 
     workload.start();
     Nemesis nemesis(options.seed, cluster, network);
-    const Clock::time_point end = origin + options.duration;
+    const Clock::time_point end = options.membership ? origin : origin + options.duration;
+    if (options.membership) record.faults = run_membership_scenario(cluster, origin, record.violations);
     while (record.passed() && Clock::now() < end) {
       sleep_until(Clock::now() + nemesis.quiet(), end);
       if (Clock::now() >= end) break;

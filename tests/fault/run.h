@@ -29,6 +29,8 @@ struct RunOptions {
   std::string results_root;  // each run's folder is made under it
   bool keep = false;         // keep the folder of a run that passed too
   bool serializable_reads = false;
+  // Instead of the nemesis: the membership scenario (membership_scenario.h).
+  bool membership = false;
   int clients = 10;
   std::chrono::milliseconds recovery_bound{10'000};
 };

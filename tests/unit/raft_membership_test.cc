@@ -18,14 +18,14 @@ using testing::request_vote;
 using testing::vote_response;
 
 MembershipChange add_learner(NodeId node) {
-  return MembershipChange{MembershipChangeKind::kAddLearner, node,
-                          "127.0.0.1:" + std::to_string(7000 + node)};
+  return MembershipChange{MembershipChangeKind::kAddLearner, node, "127.0.0.1:" + std::to_string(7000 + node),
+                          ""};
 }
 MembershipChange promote(NodeId node) {
-  return MembershipChange{MembershipChangeKind::kPromote, node, ""};
+  return MembershipChange{MembershipChangeKind::kPromote, node, "", ""};
 }
 MembershipChange remove(NodeId node) {
-  return MembershipChange{MembershipChangeKind::kRemove, node, ""};
+  return MembershipChange{MembershipChangeKind::kRemove, node, "", ""};
 }
 
 // A network of `voters` founding members plus nodes founders+1..total that
@@ -65,7 +65,7 @@ TEST(Membership, ChangesThatMakeNoSenseAreRefusedWithTheReason) {
   EXPECT_FALSE(membership.apply(promote(2)).ok()) << "a voter cannot be promoted";
   EXPECT_FALSE(membership.apply(promote(4)).ok()) << "nor can a stranger";
   EXPECT_FALSE(membership.apply(remove(4)).ok());
-  EXPECT_EQ(membership.apply(MembershipChange{MembershipChangeKind::kAddLearner, 4, ""}).error().code,
+  EXPECT_EQ(membership.apply(MembershipChange{MembershipChangeKind::kAddLearner, 4, "", ""}).error().code,
             ErrorCode::kInvalidArgument)
       << "a new member needs an address";
   const Result<Membership> last = Membership::of_voters({1}).apply(remove(1));
@@ -83,6 +83,9 @@ TEST(Membership, LearnersArePromotedAndMembersRemovedKeepingAddresses) {
   EXPECT_EQ(membership.address_of(4), "127.0.0.1:7004");
   membership = membership.apply(remove(2)).value();
   EXPECT_EQ(membership.voters(), (std::vector<NodeId>{1, 3, 4}));
+  const Result<Membership> again = membership.apply(add_learner(2));
+  ASSERT_FALSE(again.ok()) << "a removed id is never reused";
+  EXPECT_NE(again.error().message.find("needs a new id"), std::string::npos);
   EXPECT_EQ(Membership::parse(membership.serialize()).value(), membership);
   EXPECT_FALSE(Membership::parse("\xff garbage").ok());
 }

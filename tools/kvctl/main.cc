@@ -6,7 +6,8 @@
 //     get KEY [--prefix] [--limit N] [--keys-only] [--count-only] [--serializable]
 //     del KEY [--prefix]
 //     cas KEY EXPECTED NEW          (compare-and-swap of the value)
-//     member list
+//     member list | member add [--learner] [--client-addr HOST:PORT] ID PEER-ADDR
+//     member promote ID | member remove ID
 //     endpoint status | endpoint health | endpoint hash
 //     leader transfer ID
 //     bench put|get|mixed [--clients N] [--conns M] [--key-space-size K] [--key-size B] [--val-size B]
@@ -207,6 +208,15 @@ class Client {
   std::map<std::string, Channel> channels_;
 };
 
+void print_members(const google::protobuf::RepeatedPtrField<api::Member>& members) {
+  std::printf("%-4s %-7s %-22s %-22s %s\n", "ID", "ROLE", "PEER ADDRESS", "CLIENT ADDRESS", "MATCH INDEX");
+  for (const api::Member& m : members) {
+    std::printf("%-4llu %-7s %-22s %-22s %s\n", static_cast<unsigned long long>(m.id()),
+                m.learner() ? "learner" : "voter", m.peer_address().c_str(), m.client_address().c_str(),
+                m.match_index() == 0 ? "-" : std::to_string(m.match_index()).c_str());
+  }
+}
+
 int failed(const grpc::Status& status) {
   std::fprintf(stderr, "kvctl: %s: %s\n", kvctl::status_code_name(status.error_code()),
                status.error_message().c_str());
@@ -257,8 +267,23 @@ int main(int argc, char** argv) {
   cas->add_option("key", key)->required();
   cas->add_option("expected", expected)->required();
   cas->add_option("new", value)->required();
-  CLI::App* member = app.add_subcommand("member", "member list");
-  CLI::App* member_list = member->add_subcommand("list", "list the members");
+  CLI::App* member = app.add_subcommand("member", "member list | add | promote | remove");
+  CLI::App* member_list = member->add_subcommand(
+      "list", "the members: id, voter or learner, addresses, match index (leader's view)");
+  std::string peer_address, client_address;
+  bool learner = false;
+  CLI::App* member_add = member->add_subcommand(
+      "add",
+      "add member ID, reached by its peers at PEER-ADDR: it joins as a learner and, unless --learner, is "
+      "promoted to voter once it has caught up (default --command-timeout 60 s)");
+  member_add->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  member_add->add_option("peer-addr", peer_address, "HOST:PORT of the new member's peer port")->required();
+  member_add->add_option("--client-addr", client_address, "HOST:PORT of the new member's client port");
+  member_add->add_flag("--learner", learner, "stay a learner (promote it later)");
+  CLI::App* member_promote = member->add_subcommand("promote", "make learner ID a voter (once caught up)");
+  member_promote->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  CLI::App* member_remove = member->add_subcommand("remove", "remove member ID from the cluster");
+  member_remove->add_option("id", target)->required()->check(CLI::PositiveNumber);
   member->require_subcommand(1);
   CLI::App* endpoint = app.add_subcommand("endpoint", "endpoint status | endpoint health | endpoint hash");
   CLI::App* endpoint_status = endpoint->add_subcommand("status", "each endpoint's Raft status");
@@ -353,6 +378,8 @@ int main(int argc, char** argv) {
     bench_options.progress = !no_progress;
     return kvctl::run_bench(bench_options);
   }
+  // A new voter first catches up, by snapshot if need be: allow it a minute.
+  if (member_add->parsed() && !learner && app.count("--command-timeout") == 0) options.command_timeout_s = 60;
   Client client(endpoints, std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
 
   if (put->parsed()) {
@@ -442,11 +469,43 @@ int main(int argc, char** argv) {
       std::printf("%s\n", json(response).c_str());
       return 0;
     }
-    std::printf("%-4s %-22s %s\n", "ID", "PEER ADDRESS", "CLIENT ADDRESS");
-    for (const api::Member& m : response.members()) {
-      std::printf("%-4llu %-22s %s\n", static_cast<unsigned long long>(m.id()), m.peer_address().c_str(),
-                  m.client_address().c_str());
+    print_members(response.members());
+    if (!response.configuration_committed()) {
+      std::printf("(the change at log index %llu has not committed yet)\n",
+                  static_cast<unsigned long long>(response.configuration_index()));
     }
+    return 0;
+  }
+  if (member_add->parsed() || member_promote->parsed() || member_remove->parsed()) {
+    api::MemberChangeResponse response;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      if (member_add->parsed()) {
+        api::MemberAddRequest request;
+        request.set_id(target);
+        request.set_peer_address(peer_address);
+        request.set_client_address(client_address);
+        request.set_learner(learner);
+        return client.admin(at).MemberAdd(&context, request, &response);
+      }
+      if (member_promote->parsed()) {
+        api::MemberPromoteRequest request;
+        request.set_id(target);
+        return client.admin(at).MemberPromote(&context, request, &response);
+      }
+      api::MemberRemoveRequest request;
+      request.set_id(target);
+      return client.admin(at).MemberRemove(&context, request, &response);
+    });
+    if (!status.ok()) return failed(status);
+    if (as_json) {
+      std::printf("%s\n", json(response).c_str());
+      return 0;
+    }
+    const char* what = member_add->parsed()       ? (learner ? "added as a learner" : "added as a voter")
+                       : member_promote->parsed() ? "promoted to voter"
+                                                  : "removed";
+    std::printf("member %llu %s\n", static_cast<unsigned long long>(target), what);
+    print_members(response.members());
     return 0;
   }
   if (endpoint_hash->parsed()) {
