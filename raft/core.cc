@@ -199,6 +199,18 @@ void Core::become_follower(Term term, NodeId leader) {
   reset_election_timer();
 }
 
+void Core::ask_whether_removed() {
+  reset_election_timer();
+  for (NodeId peer : voter_peers_) {
+    pb::Message message = message_to(peer, term_ + 1);
+    auto* request = message.mutable_request_vote();
+    request->set_last_log_index(log_.last_index());
+    request->set_last_log_term(log_.last_term());
+    request->set_pre_vote(true);
+    send(std::move(message));
+  }
+}
+
 void Core::become_pre_candidate() {
   // Pre-vote (dissertation §9.6): ask whether we could win an election at
   // term + 1 without touching our term or vote, so that a node that was cut
@@ -287,9 +299,18 @@ void Core::tick() {
 
 void Core::tick_election() {
   ++election_elapsed_;
+  if (election_elapsed_ < randomized_election_timeout_) return;
   // §5.2: a follower that hears nothing from a leader or candidate for an
   // election timeout starts an election.
-  if (election_elapsed_ >= randomized_election_timeout_) campaign();
+  if (is_voter(config_.id)) {
+    campaign();
+  } else if (was_member_ && !removed_) {
+    // A member whose log says it is being removed, and that hears from no
+    // leader, was probably removed and missed the commit. It cannot
+    // campaign; it asks the voters instead (a pre-vote changes nothing on
+    // them), whose answers -- or whose transports -- tell it if so.
+    ask_whether_removed();
+  }
 }
 
 void Core::tick_leader() {

@@ -145,6 +145,7 @@ class Core {
 
   // ---- membership (core_membership.cc) ----
   bool requester_was_removed(const pb::Message& request) const;
+  void ask_whether_removed();
   void answer_removed_requester(const pb::Message& request);
   // Peers, followers' progress and any transfer follow the latest
   // configuration; called whenever it may have changed.

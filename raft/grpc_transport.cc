@@ -16,6 +16,9 @@ namespace raft {
 
 namespace {
 
+// Trailing metadata of a refusal that means "you were removed".
+constexpr char kRemovedTrailer[] = "raftkv-removed";
+
 int milliseconds(std::chrono::milliseconds duration) {
   return static_cast<int>(duration.count());
 }
@@ -35,6 +38,13 @@ class GrpcTransport::PeerService final : public pb::RaftPeer::Service {
     while (reader->Read(&message)) {
       if (const std::optional<Refusal> refusal = transport_.check_incoming(message)) {
         ++transport_.refused_;
+        if (refusal->removed) {
+          // Said at every reconnection: quietly, and in a way the caller's
+          // transport recognizes.
+          spdlog::debug("refused a peer stream from {}: {}", context->peer(), refusal->reason);
+          context->AddTrailingMetadata(kRemovedTrailer, "1");
+          return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, refusal->reason);
+        }
         spdlog::warn("refused a peer stream from {}: {}", context->peer(), refusal->reason);
         return grpc::Status(
             refusal->misaddressed ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::PERMISSION_DENIED,
@@ -148,13 +158,19 @@ class GrpcTransport::PeerStream {
       if (logged_down) spdlog::info("connected to peer {} at {}", id_, address_);
       logged_down = false;
       bool wrote = false;
+      bool broken = false;
       while (std::optional<pb::Message> message = next_message()) {
-        if (!writer->Write(*message)) break;
+        if (!writer->Write(*message)) {
+          broken = true;
+          break;
+        }
         ++transport_.sent_;
         if (!wrote) delay = options.min_backoff;  // the connection works
         wrote = true;
       }
-      context->TryCancel();
+      // Stopping: end the stream. Broken: the peer ended it, and Finish()
+      // says why (a refusal) -- unless it is cancelled first.
+      if (!broken) context->TryCancel();
       const grpc::Status finished = writer->Finish();
       {
         std::lock_guard lock(mutex_);
@@ -162,6 +178,12 @@ class GrpcTransport::PeerStream {
         if (stopping_) return;
       }
       ++transport_.reconnects_;
+      if (finished.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+          context->GetServerTrailingMetadata().count(kRemovedTrailer) > 0) {
+        transport_.told_removed_by(id_);
+        if (!back_off(delay)) return;
+        continue;
+      }
       // A peer that went away (restart, shutdown) is news, not an error;
       // anything else -- a refusal, a protocol fault -- is.
       const bool gone = finished.error_code() == grpc::StatusCode::CANCELLED ||
@@ -286,23 +308,45 @@ void GrpcTransport::send(pb::Message message) {
 
 std::optional<GrpcTransport::Refusal> GrpcTransport::check_incoming(const pb::Message& message) {
   if (message.cluster_id() != options_.cluster_id) {
-    return Refusal{false, "a message of cluster " + std::to_string(message.cluster_id()) +
-                              ", this is cluster " + std::to_string(options_.cluster_id)};
+    return Refusal{false, false,
+                   "a message of cluster " + std::to_string(message.cluster_id()) + ", this is cluster " +
+                       std::to_string(options_.cluster_id)};
   }
   const NodeId self = self_;
   {
     std::lock_guard lock(peers_mutex_);
+    if (removed_.contains(message.from())) {
+      return Refusal{false, true,
+                     "node " + std::to_string(message.from()) + " was removed from cluster " +
+                         std::to_string(options_.cluster_id)};
+    }
     if (!members_.contains(message.from()) || message.from() == self) {
-      return Refusal{false, "a message from node " + std::to_string(message.from()) +
-                                ", which is not a member of cluster " + std::to_string(options_.cluster_id)};
+      return Refusal{false, false,
+                     "a message from node " + std::to_string(message.from()) +
+                         ", which is not a member of cluster " + std::to_string(options_.cluster_id)};
     }
   }
   // Before start() the node's id is unknown; deliver() drops such messages.
   if (self != kNoNode && message.to() != self) {
     return Refusal{
-        true, "a message for node " + std::to_string(message.to()) + " reached node " + std::to_string(self)};
+        true, false,
+        "a message for node " + std::to_string(message.to()) + " reached node " + std::to_string(self)};
   }
   return std::nullopt;
+}
+
+void GrpcTransport::set_removed(const std::vector<NodeId>& removed) {
+  std::lock_guard lock(peers_mutex_);
+  removed_ = std::set<NodeId>(removed.begin(), removed.end());
+}
+
+void GrpcTransport::told_removed_by(NodeId peer) {
+  pb::Message told;
+  told.set_cluster_id(options_.cluster_id);
+  told.set_from(peer);
+  told.set_to(self_);
+  told.mutable_request_vote_response()->set_requester_removed(true);
+  deliver(std::move(told));
 }
 
 void GrpcTransport::deliver(pb::Message message) {

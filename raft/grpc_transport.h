@@ -81,6 +81,7 @@ class GrpcTransport final : public Transport {
 
   void start(NodeId self, Receiver receiver) override;
   void set_peers(const std::vector<Peer>& peers) override;
+  void set_removed(const std::vector<NodeId>& removed) override;
   void send(pb::Message message) override;
   void stop() override;
 
@@ -93,6 +94,7 @@ class GrpcTransport final : public Transport {
   // Why an incoming message is refused; nullopt accepts it.
   struct Refusal {
     bool misaddressed = false;  // to another node (else: not of this cluster)
+    bool removed = false;       // from a node removed from the cluster
     std::string reason;
   };
   std::optional<Refusal> check_incoming(const pb::Message& message);
@@ -101,6 +103,9 @@ class GrpcTransport final : public Transport {
   // stopping stream may wait out a connection attempt).
   std::vector<std::unique_ptr<PeerStream>> connect_peers();
   void deliver(pb::Message message);
+  // A peer refused this node's stream because it was removed: see
+  // Transport::set_removed().
+  void told_removed_by(NodeId peer);
 
   const GrpcTransportOptions options_;
   std::unique_ptr<PeerService> service_;
@@ -117,6 +122,7 @@ class GrpcTransport final : public Transport {
   mutable std::mutex peers_mutex_;
   std::vector<Peer> peers_;
   std::set<NodeId> members_;
+  std::set<NodeId> removed_;
   std::map<NodeId, std::unique_ptr<PeerStream>> streams_;
   bool stopped_ = false;
 

@@ -164,20 +164,35 @@ void Server::update_transport_peers() {
 
 void Server::note_membership() {
   const MembershipHistory& history = core_->memberships();
-  if (configuration_ == nullptr || history.version() != configuration_version_) {
+  const Index committed_at = history.index_at(core_->log().committed());
+  const bool changed = configuration_ == nullptr || history.version() != configuration_version_;
+  if (changed || committed_at != committed_configuration_index_) {
     configuration_version_ = history.version();
+    committed_configuration_index_ = committed_at;
     configuration_ = std::make_shared<const pb::Configuration>(history.latest().configuration());
-    const pb::Configuration& configuration = *configuration_;
-    std::vector<Peer> members;
-    for (const auto* list : {&configuration.voters(), &configuration.learners()}) {
-      for (const pb::Member& member : *list) members.push_back(Peer{member.id(), member.address()});
+    // The transport talks to every member of the committed configuration
+    // and of any later one: a leader that is removing itself still leads
+    // until its removal commits (§4.2.2), so its followers must keep taking
+    // its messages until then.
+    std::map<NodeId, std::string> members;
+    for (const auto& [index, membership] : history.all()) {
+      if (index < committed_at) continue;
+      for (const auto* list :
+           {&membership.configuration().voters(), &membership.configuration().learners()}) {
+        for (const pb::Member& member : *list) members[member.id()] = member.address();
+      }
     }
     {
       std::lock_guard lock(peers_mutex_);
-      configured_ = std::move(members);
+      configured_.clear();
+      for (const auto& [id, address] : members) configured_.push_back(Peer{id, address});
     }
     update_transport_peers();
-    if (history.latest_index() > 0) {
+    // Only a committed removal is final: an uncommitted one may yet be
+    // truncated away, and the node must not be told so before.
+    const pb::Configuration& committed = history.at(committed_at).configuration();
+    transport_->set_removed(std::vector<NodeId>(committed.removed().begin(), committed.removed().end()));
+    if (changed && history.latest_index() > 0) {
       spdlog::info("raft node {}: configuration at index {}: {}", options_.core.id, history.latest_index(),
                    history.latest().describe());
     }
@@ -186,6 +201,16 @@ void Server::note_membership() {
     removed_ = true;
     spdlog::warn("raft node {}: this node was removed from the cluster; it no longer votes or serves",
                  options_.core.id);
+    // Nothing pending here will be decided here any more: this node hears
+    // no more of the log.
+    const Error unknown{
+        ErrorCode::kTimeout,
+        "this member was removed from the cluster; whether the request took effect is unknown "
+        "here (ask another member)"};
+    for (auto& [index, proposal] : pending_proposals_) proposal.done(unknown);
+    pending_proposals_.clear();
+    for (auto& [id, read] : pending_reads_) read.done(unknown);
+    pending_reads_.clear();
   }
 }
 

@@ -268,6 +268,7 @@ class Server {
   std::mutex peers_mutex_;  // discovery's thread and the raft loop both update the transport
   std::vector<Peer> discovered_;
   std::vector<Peer> configured_;
+  Index committed_configuration_index_ = 0;  // where the committed one the transport was told of is
 
   std::mutex inbox_mutex_;
   std::condition_variable inbox_ready_;

@@ -42,6 +42,9 @@ class Scenario {
       return add(6);
     });
     pause(std::chrono::seconds(2));
+    // The leader removes itself: it hands over and steps down once its
+    // removal commits (§4.2.2), and must then learn it was removed.
+    step("hand leadership to member 5", [&] { return transfer_to(5); });
     for (int member : {5, 4}) {
       step("remove member " + std::to_string(member), [&] {
         if (!remove(member)) return false;
@@ -137,6 +140,17 @@ class Scenario {
           const api::Member* added = find(list, member);
           return added != nullptr && !added->learner();
         });
+  }
+
+  bool transfer_to(int member) {
+    return change(
+        [&](api::Admin::Stub& stub, grpc::ClientContext& context) {
+          api::TransferLeadershipRequest request;
+          request.set_target(static_cast<std::uint64_t>(member));
+          api::TransferLeadershipResponse response;
+          return stub.TransferLeadership(&context, request, &response);
+        },
+        [](const api::MemberListResponse&) { return false; });
   }
 
   bool remove(int member) {

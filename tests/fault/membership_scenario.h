@@ -3,8 +3,9 @@
 // while the clients run, a three-member cluster grows to five (each new
 // member started empty, added as a learner, promoted once caught up),
 // loses member 2 to SIGKILL, replaces it (removed, and a fresh member 6
-// with an empty data directory added), and shrinks back to three (5 and 4
-// removed; each must then refuse clients, saying it was removed). run.cc
+// with an empty data directory added), and shrinks back to three (5, made
+// leader first, and 4 removed; each must then refuse clients, saying it was
+// removed). run.cc
 // checks the recorded history afterwards as after any run: linearizable,
 // no acknowledged write lost, one state on every member left.
 

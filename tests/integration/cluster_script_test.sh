@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$1
 export RAFTKV_CLUSTER_DIR=$(mktemp -d)
 export RAFTKV_BIN=$build/bin-links
-export RAFTKV_CLIENT_PORT=$((20000 + ($$ % 1200) * 10))  # below the ephemeral range
+export RAFTKV_CLIENT_PORT=$((20000 + ($$ % 1000) * 12))  # below the ephemeral range; 12 ports each
 export RAFTKV_PEER_PORT=$((RAFTKV_CLIENT_PORT + 5))
 mkdir -p "$RAFTKV_BIN"
 ln -sf "$build/daemon/raftkvd" "$RAFTKV_BIN/raftkvd"
@@ -66,6 +66,53 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 kvctl endpoint status | awk '$2 == 3 && $4 == "true"' | grep -q . || fail "member 3 did not become leader"
+
+# Membership: a sixth member starts empty and joins; it is added (as a
+# learner, then promoted once caught up), listed, and removed again, after
+# which it refuses clients saying why. Its PID file is where cleanup looks.
+peer6=127.0.0.1:$((RAFTKV_CLIENT_PORT + 11))
+client6=127.0.0.1:$((RAFTKV_CLIENT_PORT + 10))
+peers=""
+for id in 1 2 3 4 5; do peers+="${peers:+,}$id=127.0.0.1:$((RAFTKV_PEER_PORT + id - 1))"; done
+"$build/daemon/raftkvd" --id 6 --data-dir "$RAFTKV_CLUSTER_DIR/node-6" --initial-cluster-state existing \
+  --listen-peer "$peer6" --listen-client "$client6" --peers "$peers" >>"$RAFTKV_CLUSTER_DIR/node-6.log" 2>&1 &
+echo $! >"$RAFTKV_CLUSTER_DIR/node-6.pid"
+kvctl member add 6 "$peer6" --client-addr "$client6" >/tmp/member-add-$$ || fail "member add: $(cat /tmp/member-add-$$)"
+expect "member 6 added as a voter" "$(head -1 /tmp/member-add-$$)" "member add"
+rm -f /tmp/member-add-$$
+kvctl member list | awk '$1 == 6 && $2 == "voter"' | grep -q . || fail "member list after add: $(kvctl member list)"
+[[ $(kvctl member list | awk '$1 != "ID" && $5 == "-"' | wc -l) == 0 ]] ||
+  fail "member list shows no match index for some: $(kvctl member list)"
+set +e
+kvctl member promote 6 2>/tmp/promote-$$; status=$?
+set -e
+[[ $status == 1 ]] || fail "promoting a voter exited $status"
+grep -q "^kvctl: FAILED_PRECONDITION: .*is a voter already" /tmp/promote-$$ || fail "promote said: $(cat /tmp/promote-$$)"
+set +e
+kvctl member add 7 "" 2>/tmp/add-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "INVALID_ARGUMENT: .*peer address" /tmp/add-$$ || fail "add without an address: $status $(cat /tmp/add-$$)"
+rm -f /tmp/promote-$$ /tmp/add-$$
+expect "member 6 removed" "$(kvctl member remove 6 | head -1)" "member remove"
+[[ $(kvctl member list | awk '$1 == 6' | wc -l) == 0 ]] || fail "member list after remove: $(kvctl member list)"
+removed_says=""
+for _ in $(seq 1 50); do
+  removed_says=$(kvctl --endpoints "$client6" --command-timeout 1 get k 2>&1) && fail "a removed member served a read"
+  grep -q "removed from the cluster" <<<"$removed_says" && break
+  sleep 0.1
+done
+grep -q "removed from the cluster" <<<"$removed_says" || fail "the removed member said: $removed_says"
+set +e
+kvctl member add 6 "$peer6" --learner 2>/tmp/readd-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "needs a new id" /tmp/readd-$$ || fail "re-adding a removed id: $status $(cat /tmp/readd-$$)"
+set +e
+kvctl leader transfer 6 2>/tmp/transfer-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "INVALID_ARGUMENT: node 6 is not a voter" /tmp/transfer-$$ ||
+  fail "transfer to a non-member: $status $(cat /tmp/transfer-$$)"
+rm -f /tmp/readd-$$ /tmp/transfer-$$
+kill -TERM "$(cat "$RAFTKV_CLUSTER_DIR/node-6.pid")"
 
 # kvctl bench: a second of each workload, and its JSON report.
 for workload in put get mixed; do

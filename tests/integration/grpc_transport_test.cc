@@ -183,6 +183,29 @@ TEST(GrpcTransport, AMessageFromANonMemberIsRefused) {
   EXPECT_EQ(inbox.size(), 0u);
 }
 
+// A removed node never hears from the leader again; the members it calls
+// tell it instead, and its transport hands that to its core as an answer
+// from that member (Transport::set_removed).
+TEST(GrpcTransport, ARemovedNodeThatCallsIsToldSo) {
+  auto member = listening(7);
+  auto removed = listening(7);
+  Inbox member_inbox, removed_inbox;
+  member->set_peers({{2, address_of(*member)}});
+  member->set_removed({9});
+  member->start(2, member_inbox.receiver());
+  removed->set_peers({{9, address_of(*removed)}, {2, address_of(*member)}});
+  removed->start(9, removed_inbox.receiver());
+  ASSERT_TRUE(eventually([&] {
+    removed->send(message(9, 2, 1));
+    return removed_inbox.size() > 0;
+  }));
+  const pb::Message told = removed_inbox.messages().front();
+  EXPECT_EQ(told.from(), 2u);
+  EXPECT_EQ(told.to(), 9u);
+  EXPECT_TRUE(told.request_vote_response().requester_removed());
+  EXPECT_EQ(member_inbox.size(), 0u) << "nothing from a removed node reaches the core";
+}
+
 TEST(GrpcTransport, AnOversizedMessageIsDroppedAndTheStreamCarriesOn) {
   Inbox inbox;
   auto [a, b] = connected_pair(inbox.receiver());

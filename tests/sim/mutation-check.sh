@@ -25,6 +25,8 @@ mutations=(
   "raft/raft_log.cc|  const Index releasable = std::min(applied_, stable_);|  const Index releasable = stable_;|drop payloads of entries not yet applied"
   "raft/core_reads.cc|    reads_to_forward_.push_back(request_id);  // sent at the next ready(), with the others|    if (forwarded_reads_) { forwarded_reads_->request_ids.push_back(request_id); return; } reads_to_forward_.push_back(request_id);|let a forwarded ReadIndex answer reads that began after it was sent"
   "raft/log_payloads.cc|  if (missing == 0) return PayloadFill::kReady;|  if (missing >= 0) return PayloadFill::kReady;|send AppendEntries without the payloads dropped from memory"
+  "raft/core_replication.cc|  for (NodeId voter : membership().voters()) {|  std::vector<NodeId> everyone = peers_; everyone.push_back(config_.id); for (NodeId voter : everyone) {|count learners towards commitment (§4.2.1)"
+  "raft/core_membership.cc|  memberships_.truncate_after(append.prev_log_index());|  (void)0;|keep a configuration whose entry was truncated away (§4.1)"
 )
 
 # One copy of the tree as it is now, so that edits made while the check runs

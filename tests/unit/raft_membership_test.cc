@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "raft/membership_history.h"
 #include "tests/unit/core_test_support.h"
 
@@ -303,6 +305,27 @@ TEST(Removal, ARemovedNodeThatMissedItsRemovalLearnsItWhenItAsksForVotes) {
   EXPECT_EQ(network.node(3).role(), Role::kFollower) << "a removed node never campaigns";
   EXPECT_EQ(network.node(1).role(), Role::kLeader);
   EXPECT_EQ(network.node(1).term(), term);
+}
+
+// Found by the fault harness: a leader removed itself, lost leadership
+// before it saw the removal commit, and -- no voter in the configuration it
+// holds -- never campaigned, so nobody ever told it.
+TEST(Removal, ANodeHoldingItsUncommittedRemovalAsksTheVotersWhenNoLeaderCalls) {
+  Core follower(testing::test_config(3, {1, 2, 3}));
+  follower.step(append_entries(1, 3, 1, 0, 0, {configuration_entry(1, 1, Membership::of_voters({1, 2}))}, 0));
+  drain_messages(follower);
+  ASSERT_FALSE(follower.is_voter(3));
+  for (int i = 0; i < 2 * follower.config().election_ticks; ++i) follower.tick();
+  std::set<NodeId> asked;
+  for (const pb::Message& message : drain_messages(follower)) {
+    if (message.has_request_vote() && message.request_vote().pre_vote()) asked.insert(message.to());
+  }
+  EXPECT_EQ(asked, (std::set<NodeId>{1, 2}));
+  EXPECT_EQ(follower.role(), Role::kFollower) << "it asks; it does not campaign";
+  pb::Message told = vote_response(2, 3, 0, false, true);
+  told.mutable_request_vote_response()->set_requester_removed(true);
+  follower.step(told);
+  EXPECT_TRUE(follower.removed());
 }
 
 TEST(Removal, ANodeIsToldItWasRemovedOnlyWhenItsLogEndsBeforeItsRemoval) {
