@@ -32,6 +32,14 @@ void AdminService::set_members(std::vector<api::Member> members) {
   members_ = std::move(members);
 }
 
+std::string AdminService::discovered_peer_address(raft::NodeId member) const {
+  std::lock_guard lock(members_mutex_);
+  for (const api::Member& known : members_) {
+    if (known.id() == member) return known.peer_address();
+  }
+  return {};
+}
+
 std::string AdminService::client_address(raft::NodeId member) const {
   {
     std::lock_guard lock(members_mutex_);
@@ -167,7 +175,10 @@ void AdminService::list_members(const raft::ServerStatus& status,
     for (const raft::pb::Member& known : *list) {
       api::Member* member = members.Add();
       member->set_id(known.id());
-      member->set_peer_address(known.address());
+      // Discovery's address when it has one (DNS may have moved the
+      // member since the configuration recorded where it was).
+      const std::string discovered = discovered_peer_address(known.id());
+      member->set_peer_address(discovered.empty() ? known.address() : discovered);
       member->set_client_address(client_address(known.id()));
       member->set_learner(list == &status.configuration->learners());
       if (auto found = match.find(known.id()); found != match.end()) member->set_match_index(found->second);

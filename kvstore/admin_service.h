@@ -69,6 +69,7 @@ class AdminService final : public raftkv::api::Admin::Service {
   void list_members(const raft::ServerStatus& status,
                     google::protobuf::RepeatedPtrField<raftkv::api::Member>& members) const;
   std::string client_address(raft::NodeId member) const;
+  std::string discovered_peer_address(raft::NodeId member) const;
 
   const AdminServiceOptions options_;
   raft::Server& server_;
