@@ -199,16 +199,21 @@ void Core::become_follower(Term term, NodeId leader) {
   reset_election_timer();
 }
 
-void Core::ask_whether_removed() {
-  reset_election_timer();
+void Core::request_votes(Term term, bool pre_vote, bool leadership_transfer) {
   for (NodeId peer : voter_peers_) {
-    pb::Message message = message_to(peer, term_ + 1);
+    pb::Message message = message_to(peer, term);
     auto* request = message.mutable_request_vote();
     request->set_last_log_index(log_.last_index());
     request->set_last_log_term(log_.last_term());
-    request->set_pre_vote(true);
+    request->set_pre_vote(pre_vote);
+    request->set_leadership_transfer(leadership_transfer);
     send(std::move(message));
   }
+}
+
+void Core::ask_whether_removed() {
+  reset_election_timer();
+  request_votes(term_ + 1, /*pre_vote=*/true, /*leadership_transfer=*/false);
 }
 
 void Core::become_pre_candidate() {
@@ -220,14 +225,7 @@ void Core::become_pre_candidate() {
   votes_.clear();
   votes_[config_.id] = true;
   reset_election_timer();
-  for (NodeId peer : voter_peers_) {
-    pb::Message message = message_to(peer, term_ + 1);
-    auto* request = message.mutable_request_vote();
-    request->set_last_log_index(log_.last_index());
-    request->set_last_log_term(log_.last_term());
-    request->set_pre_vote(true);
-    send(std::move(message));
-  }
+  request_votes(term_ + 1, /*pre_vote=*/true, /*leadership_transfer=*/false);
   if (tally_votes(1, 0, membership().voters().size()) == VoteOutcome::kWon) become_candidate(false);
 }
 
@@ -241,14 +239,7 @@ void Core::become_candidate(bool leadership_transfer) {
   votes_.clear();
   votes_[config_.id] = true;
   reset_election_timer();
-  for (NodeId peer : voter_peers_) {
-    pb::Message message = message_to(peer, term_);
-    auto* request = message.mutable_request_vote();
-    request->set_last_log_index(log_.last_index());
-    request->set_last_log_term(log_.last_term());
-    request->set_leadership_transfer(leadership_transfer);
-    send(std::move(message));
-  }
+  request_votes(term_, /*pre_vote=*/false, leadership_transfer);
   if (tally_votes(1, 0, membership().voters().size()) == VoteOutcome::kWon) become_leader();
 }
 

@@ -129,6 +129,8 @@ class Core {
   void become_candidate(bool leadership_transfer);
   void become_leader();
   void reset_election_timer();
+  // RequestVote (§5.2) for `term` to every other voter, with this log's end.
+  void request_votes(Term term, bool pre_vote, bool leadership_transfer);
 
   // ---- message handling (core.cc) ----
   void reject_stale(const pb::Message& message);

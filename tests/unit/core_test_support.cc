@@ -89,6 +89,12 @@ pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_i
   return message;
 }
 
+pb::Message timeout_now(NodeId from, NodeId to, Term term) {
+  pb::Message message = envelope(from, to, term);
+  message.mutable_timeout_now();
+  return message;
+}
+
 pb::Message read_index_response(NodeId from, NodeId to, Term term, std::uint64_t request_id, Index read_index,
                                 bool success) {
   pb::Message message = envelope(from, to, term);

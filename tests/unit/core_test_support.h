@@ -28,6 +28,7 @@ pb::Message append_response(NodeId from, NodeId to, Term term, Index match_index
                             std::uint64_t read_round = 0);
 pb::Message append_rejection(NodeId from, NodeId to, Term term, Index rejected_index, Index conflict_index,
                              Term conflict_term);
+pb::Message timeout_now(NodeId from, NodeId to, Term term);
 pb::Message read_index_response(NodeId from, NodeId to, Term term, std::uint64_t request_id, Index read_index,
                                 bool success);
 pb::Message install_snapshot_response(NodeId from, NodeId to, Term term, Index snapshot_index,

@@ -497,12 +497,7 @@ TEST(Robustness, AcknowledgementsOfEntriesTheLeaderNeverHadAreIgnored) {
 TEST(Robustness, TimeoutNowFromANodeOtherThanTheLeaderIsIgnored) {
   CoreNetwork network(3);
   network.elect(1);
-  pb::Message timeout_now;
-  timeout_now.set_from(3);
-  timeout_now.set_to(2);
-  timeout_now.set_term(network.node(2).term());
-  timeout_now.mutable_timeout_now();
-  network.node(2).step(timeout_now);
+  network.node(2).step(testing::timeout_now(3, 2, network.node(2).term()));
   EXPECT_EQ(network.node(2).role(), Role::kFollower);
 }
 

@@ -219,12 +219,7 @@ TEST(Learners, NeverCampaignAndIgnoreTimeoutNow) {
   for (int i = 0; i < 100; ++i) network.node(4).tick();
   network.settle();
   EXPECT_EQ(network.node(4).role(), Role::kFollower);
-  pb::Message timeout_now;
-  timeout_now.set_from(1);
-  timeout_now.set_to(4);
-  timeout_now.set_term(network.node(4).term());
-  timeout_now.mutable_timeout_now();
-  network.node(4).step(timeout_now);
+  network.node(4).step(testing::timeout_now(1, 4, network.node(4).term()));
   EXPECT_EQ(network.node(4).role(), Role::kFollower);
   const Status transfer = network.node(1).transfer_leadership(4);
   ASSERT_FALSE(transfer.ok()) << "leadership goes to voters only";

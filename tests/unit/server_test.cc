@@ -270,6 +270,31 @@ TEST(ServerMembership, ANodeJoinsEmptyAsALearnerCatchesUpIsPromotedAndCounts) {
   ASSERT_TRUE(eventually([&] { return cluster.machine(4).commands().back() == "after9"; }));
 }
 
+TEST(ServerMembership, AChangeThatCannotCommitStaysPendingAndRefusesTheNextUntilItDoes) {
+  // Without check-quorum the leader keeps leading alone, so what is
+  // observed is the change itself, not a step-down.
+  ServerCluster cluster(3, [](ServerOptions& options) { options.core.check_quorum = false; });
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_EQ(expect_all_ok(propose_all(cluster.server(leader), "x", 1)), 1u);
+  std::vector<NodeId> followers;
+  for (NodeId id = 1; id <= 3; ++id) {
+    if (id != leader) followers.push_back(id);
+  }
+  for (NodeId id : followers) cluster.stop(id);
+  auto pending =
+      cluster.server(leader).change_membership({MembershipChangeKind::kAddLearner, 4, "local:4", ""});
+  EXPECT_EQ(pending.wait_for(300ms), std::future_status::timeout) << "no majority: it cannot commit";
+  const Result<Applied> next =
+      cluster.server(leader).change_membership({MembershipChangeKind::kAddLearner, 5, "local:5", ""}).get();
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(next.error().message.find("one change at a time"), std::string::npos) << next.error().message;
+  EXPECT_FALSE(cluster.server(leader).status().configuration_committed);
+  for (NodeId id : followers) cluster.start(id);
+  ASSERT_EQ(pending.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(pending.get().ok());
+}
+
 TEST(ServerMembership, ARemovedFollowerLearnsItAndStopsCampaigning) {
   ServerCluster cluster(
       3, [](ServerOptions& options) { options.core.pre_vote = options.core.check_quorum = true; });
