@@ -66,6 +66,22 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 kvctl endpoint status | awk '$2 == 3 && $4 == "true"' | grep -q . || fail "member 3 did not become leader"
+# A transfer to a member that cannot take over (stopped by SIGSTOP) fails,
+# saying so, and leadership stays where it was.
+kill -STOP "$(cat "$RAFTKV_CLUSTER_DIR/node-5.pid")"
+set +e
+kvctl leader transfer 5 2>/tmp/transfer-stopped-$$; status=$?
+set -e
+kill -CONT "$(cat "$RAFTKV_CLUSTER_DIR/node-5.pid")"
+[[ $status == 1 ]] && grep -q "^kvctl: DEADLINE_EXCEEDED: node 5 did not take over" /tmp/transfer-stopped-$$ ||
+  fail "transfer to a stopped member: $status $(cat /tmp/transfer-stopped-$$)"
+rm -f /tmp/transfer-stopped-$$
+# Member 5 may act on the TimeoutNow waiting for it once resumed: let the
+# cluster settle on one leader, every member healthy.
+for _ in $(seq 1 100); do
+  [[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] && break
+  sleep 0.1
+done
 
 # Membership: a sixth member starts empty and joins; it is added (as a
 # learner, then promoted once caught up), listed, and removed again, after
