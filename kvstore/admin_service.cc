@@ -32,25 +32,17 @@ void AdminService::set_members(std::vector<api::Member> members) {
   members_ = std::move(members);
 }
 
-std::string AdminService::discovered_peer_address(raft::NodeId member) const {
+std::optional<api::Member> AdminService::discovered(raft::NodeId member) const {
   std::lock_guard lock(members_mutex_);
   for (const api::Member& known : members_) {
-    if (known.id() == member) return known.peer_address();
+    if (known.id() == member) return known;
   }
-  return {};
+  return std::nullopt;
 }
 
 std::string AdminService::client_address(raft::NodeId member) const {
-  {
-    std::lock_guard lock(members_mutex_);
-    for (const api::Member& known : members_) {
-      if (known.id() == member) return known.client_address();
-    }
-  }
-  // A member added since discovery listed them: the address it was added with.
-  const std::shared_ptr<const raft::pb::Configuration> configuration = server_.status().configuration;
-  const raft::pb::Member* known = configuration ? raft::find_member(*configuration, member) : nullptr;
-  return known == nullptr ? std::string() : known->client_address();
+  const std::optional<api::Member> found = discovered(member);
+  return found ? found->client_address() : configured_client_address(server_, member);
 }
 
 void AdminService::fill(api::ResponseHeader& header, const raft::ServerStatus& status) const {
@@ -175,13 +167,16 @@ void AdminService::list_members(const raft::ServerStatus& status,
     for (const raft::pb::Member& known : *list) {
       api::Member* member = members.Add();
       member->set_id(known.id());
-      // Discovery's address when it has one (DNS may have moved the
-      // member since the configuration recorded where it was).
-      const std::string discovered = discovered_peer_address(known.id());
-      member->set_peer_address(discovered.empty() ? known.address() : discovered);
-      member->set_client_address(client_address(known.id()));
+      // Discovery's addresses when it has them (DNS may have moved the
+      // member since the configuration recorded where it was), else the
+      // ones the member was added with.
+      const std::optional<api::Member> found = discovered(known.id());
+      member->set_peer_address(found && !found->peer_address().empty() ? found->peer_address()
+                                                                       : known.address());
+      member->set_client_address(found ? found->client_address() : known.client_address());
       member->set_learner(list == &status.configuration->learners());
-      if (auto found = match.find(known.id()); found != match.end()) member->set_match_index(found->second);
+      if (auto matched = match.find(known.id()); matched != match.end())
+        member->set_match_index(matched->second);
     }
   }
 }

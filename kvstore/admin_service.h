@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "kvstore/store.h"
@@ -68,8 +69,10 @@ class AdminService final : public raftkv::api::Admin::Service {
   void fill(raftkv::api::ResponseHeader& header, const raft::ServerStatus& status) const;
   void list_members(const raft::ServerStatus& status,
                     google::protobuf::RepeatedPtrField<raftkv::api::Member>& members) const;
+  // Where `member` serves clients: discovery's address when it lists the
+  // member, else the one it was added with.
   std::string client_address(raft::NodeId member) const;
-  std::string discovered_peer_address(raft::NodeId member) const;
+  std::optional<raftkv::api::Member> discovered(raft::NodeId member) const;
 
   const AdminServiceOptions options_;
   raft::Server& server_;

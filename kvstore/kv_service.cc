@@ -87,10 +87,7 @@ std::string KvService::client_address(raft::NodeId member) const {
     auto found = client_addresses_.find(member);
     if (found != client_addresses_.end()) return found->second;
   }
-  // A member added since discovery listed them: the address it was added with.
-  const std::shared_ptr<const raft::pb::Configuration> configuration = server_.status().configuration;
-  const raft::pb::Member* known = configuration ? raft::find_member(*configuration, member) : nullptr;
-  return known == nullptr ? std::string() : known->client_address();
+  return configured_client_address(server_, member);
 }
 
 // Ends the in-flight count of one write when it goes out of scope: after

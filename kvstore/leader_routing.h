@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <string>
 
 #include "raft/server.h"
 
@@ -36,6 +38,15 @@ inline raft::ServerStatus status_with_leader(const raft::Server& server,
                                 std::chrono::duration_cast<std::chrono::system_clock::duration>(wait));
   server.wait_for_leader(std::chrono::steady_clock::now() + longest);
   return server.status();
+}
+
+// The client address `member` was added with (Admin MemberAdd), from the
+// configuration in force at `server`; "" when it has none. For members that
+// discovery, which knows the founders, does not list.
+inline std::string configured_client_address(const raft::Server& server, raft::NodeId member) {
+  const std::shared_ptr<const raft::pb::Configuration> configuration = server.status().configuration;
+  const raft::pb::Member* known = configuration ? raft::find_member(*configuration, member) : nullptr;
+  return known == nullptr ? std::string() : known->client_address();
 }
 
 }  // namespace kv

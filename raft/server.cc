@@ -203,14 +203,9 @@ void Server::note_membership() {
                  options_.core.id);
     // Nothing pending here will be decided here any more: this node hears
     // no more of the log.
-    const Error unknown{
-        ErrorCode::kTimeout,
-        "this member was removed from the cluster; whether the request took effect is unknown "
-        "here (ask another member)"};
-    for (auto& [index, proposal] : pending_proposals_) proposal.done(unknown);
-    pending_proposals_.clear();
-    for (auto& [id, read] : pending_reads_) read.done(unknown);
-    pending_reads_.clear();
+    fail_pending(Error{ErrorCode::kTimeout,
+                       "this member was removed from the cluster; whether the request took effect is unknown "
+                       "here (ask another member)"});
   }
 }
 
@@ -282,10 +277,21 @@ void Server::enqueue(Input input) {
     }
   }
   // Refused: answer now rather than leave the caller waiting forever.
-  if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(stopped_error());
-  if (auto* read = std::get_if<ReadRequest>(&input)) read->done(stopped_error());
-  if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(stopped_error());
-  if (auto* change = std::get_if<MembershipRequest>(&input)) change->done(stopped_error());
+  refuse(input, stopped_error());
+}
+
+void Server::refuse(Input& input, const Error& error) {
+  if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(error);
+  if (auto* read = std::get_if<ReadRequest>(&input)) read->done(error);
+  if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(error);
+  if (auto* change = std::get_if<MembershipRequest>(&input)) change->done(error);
+}
+
+void Server::fail_pending(const Error& error) {
+  for (auto& [index, proposal] : pending_proposals_) proposal.done(error);
+  pending_proposals_.clear();
+  for (auto& [id, read] : pending_reads_) read.done(error);
+  pending_reads_.clear();
 }
 
 std::future<Result<Applied>> Server::propose(std::string command) {
@@ -686,22 +692,14 @@ void Server::fail_everything(const Error& error) {
     transfer_->promise.set_value(error);
     transfer_.reset();
   }
-  for (auto& [index, proposal] : pending_proposals_) proposal.done(error);
-  pending_proposals_.clear();
-  for (auto& [id, read] : pending_reads_) read.done(error);
-  pending_reads_.clear();
+  fail_pending(error);
   std::vector<Input> leftover;
   {
     std::lock_guard lock(inbox_mutex_);
     stopping_ = true;
     leftover.swap(inbox_);
   }
-  for (Input& input : leftover) {
-    if (auto* propose = std::get_if<ProposeRequest>(&input)) propose->done(error);
-    if (auto* read = std::get_if<ReadRequest>(&input)) read->done(error);
-    if (auto* transfer = std::get_if<TransferRequest>(&input)) transfer->promise.set_value(error);
-    if (auto* change = std::get_if<MembershipRequest>(&input)) change->done(error);
-  }
+  for (Input& input : leftover) refuse(input, error);
 }
 
 // ------------------------------------------------------------ apply loop --

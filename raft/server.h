@@ -214,6 +214,10 @@ class Server {
   };
 
   void enqueue(Input input);
+  // Answers a request that will never reach the core with `error`.
+  static void refuse(Input& input, const Error& error);
+  // Fails every proposal and read waiting for the core with `error`.
+  void fail_pending(const Error& error);
   void raft_loop();
   bool handle(Input& input);  // false: storage failed
   void track_proposal(Result<ProposalTicket> ticket, ProposalDone done);
