@@ -49,6 +49,27 @@ std::vector<std::string> with_environment(const CLI::App& app, int argc, char** 
   return arguments;
 }
 
+std::optional<std::string> tls_problem(const DaemonConfig& config) {
+  const int peer_files =
+      !config.peer_cert_file.empty() + !config.peer_key_file.empty() + !config.peer_trusted_ca_file.empty();
+  if (peer_files != 0 && peer_files != 3) {
+    return "peers use mutual TLS: give --peer-cert-file, --peer-key-file and --peer-trusted-ca-file together";
+  }
+  if (!config.peer_cert_allowed_names.empty() && peer_files == 0) {
+    return "--peer-cert-allowed-names needs peer TLS (--peer-cert-file, --peer-key-file, "
+           "--peer-trusted-ca-file)";
+  }
+  if (config.cert_file.empty() != config.key_file.empty()) return "give --cert-file and --key-file together";
+  if (config.client_cert_auth && (config.cert_file.empty() || config.trusted_ca_file.empty())) {
+    return "--client-cert-auth needs client TLS: --cert-file, --key-file and --trusted-ca-file (the CA "
+           "that signs client certificates)";
+  }
+  if (!config.trusted_ca_file.empty() && config.cert_file.empty()) {
+    return "--trusted-ca-file needs --cert-file and --key-file";
+  }
+  return std::nullopt;
+}
+
 // Checks what CLI11 cannot: how the options fit together.
 std::optional<std::string> problem_with(const CLI::App& app, DaemonConfig& config) {
   if (config.peers.empty() == config.discovery_srv.empty()) {
@@ -65,6 +86,7 @@ std::optional<std::string> problem_with(const CLI::App& app, DaemonConfig& confi
   if (config.heartbeat_ticks >= config.election_ticks) {
     return "--heartbeat-ticks must be less than --election-ticks";
   }
+  if (std::optional<std::string> problem = tls_problem(config)) return problem;
   if (config.discovery_srv.empty()) {
     if (config.id == 0) return "--id must be a positive integer";
     return std::nullopt;
@@ -117,6 +139,8 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
   app.add_option("--listen-peer", config.listen_peer, "HOST:PORT for the other members")->required();
   app.add_option("--listen-client", config.listen_client, "HOST:PORT for clients (KV and Admin services)")
       ->required();
+  app.add_option("--listen-metrics", config.listen_metrics,
+                 "HOST:PORT for Prometheus metrics over HTTP (GET /metrics); off by default");
   app.add_option("--peers", config.peers, "static discovery: every member's peer address, 1=HOST:PORT,...");
   app.add_option(
       "--clients", config.clients,
@@ -160,9 +184,31 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
                  "MiB of block cache and memtables shared by the node's RocksDB databases")
       ->check(CLI::Range(4, 1 << 20))
       ->capture_default_str();
+  app.add_option("--health-max-lag", config.health_max_lag,
+                 "grpc.health.v1 answers NOT_SERVING while more committed entries than this are still to "
+                 "be applied here")
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+
+  app.add_option("--cert-file", config.cert_file,
+                 "client TLS: this member's certificate (PEM) for the client endpoint; without it clients "
+                 "talk plaintext");
+  app.add_option("--key-file", config.key_file, "client TLS: the certificate's private key (PEM)");
+  app.add_option("--trusted-ca-file", config.trusted_ca_file,
+                 "client TLS: the CA (PEM) that signs client certificates and the other members' client "
+                 "endpoints");
+  app.add_flag("--client-cert-auth", config.client_cert_auth,
+               "client TLS: refuse clients without a certificate the trusted CA signed");
+  app.add_option("--peer-cert-file", config.peer_cert_file,
+                 "peer TLS (mutual): this member's certificate (PEM), signed by the cluster CA");
+  app.add_option("--peer-key-file", config.peer_key_file, "peer TLS: the certificate's private key (PEM)");
+  app.add_option("--peer-trusted-ca-file", config.peer_trusted_ca_file,
+                 "peer TLS: the cluster CA (PEM); a peer must present a certificate it signed");
+  app.add_option("--peer-cert-allowed-names", config.peer_cert_allowed_names,
+                 "peer TLS: only peers whose certificate carries one of these names (common name or "
+                 "subject alternative name; comma-separated) may connect");
 
   std::vector<std::string> arguments = with_environment(app, argc, argv);
   std::vector<char*> pointers;

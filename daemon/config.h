@@ -24,6 +24,7 @@ struct DaemonConfig {
   std::string initial_cluster_state = "new";
   std::string listen_peer;
   std::string listen_client;
+  std::string listen_metrics;  // HOST:PORT for GET /metrics (Prometheus); empty: none
   // Static discovery.
   std::string peers;
   std::string clients;
@@ -44,6 +45,20 @@ struct DaemonConfig {
   // MiB shared by both RocksDB databases for block cache and memtables.
   std::uint64_t rocksdb_memory_mib = 128;
   std::string log_level = "info";
+  // The health service says NOT_SERVING while more committed entries than
+  // this are still to be applied here (daemon/health_reporter.h).
+  std::uint64_t health_max_lag = 1000;
+  // TLS (daemon/credentials.h). Clients: the endpoint's certificate and key,
+  // and the CA that signs client certificates, which --client-cert-auth
+  // requires. Peers: mutual TLS, all three files or none.
+  std::string cert_file;
+  std::string key_file;
+  std::string trusted_ca_file;
+  bool client_cert_auth = false;
+  std::string peer_cert_file;
+  std::string peer_key_file;
+  std::string peer_trusted_ca_file;
+  std::string peer_cert_allowed_names;  // comma-separated; empty: any the CA signed
 };
 
 // Parses argv (and the environment and config file). Returns the exit

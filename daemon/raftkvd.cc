@@ -18,7 +18,9 @@
 // one line naming it and exit status 1. SIGTERM or SIGINT stop the member
 // gracefully: a leader first hands leadership to a follower.
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -28,7 +30,12 @@
 #include <cstdlib>
 
 #include "daemon/config.h"
+#include "daemon/credentials.h"
+#include "daemon/grpc_request_counter.h"
+#include "daemon/health_reporter.h"
 #include "daemon/member_directory.h"
+#include "daemon/metrics_exporter.h"
+#include "daemon/metrics_server.h"
 #include "daemon/node_storage.h"
 #include "kvstore/admin_service.h"
 #include "kvstore/kv_service.h"
@@ -79,6 +86,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // (gRPC starts threads of its own as soon as credentials are made.)
+  auto loaded_credentials = raftkv::load_daemon_credentials(config);
+  if (!loaded_credentials.ok()) return fail(2, loaded_credentials.error().message);
+  const raftkv::DaemonCredentials credentials = std::move(loaded_credentials).value();
   directory->start();  // with DNS: the first lookup, then a thread keeps them fresh
 
   auto storage = raftkv::NodeStorage::open(
@@ -94,6 +105,9 @@ int main(int argc, char** argv) {
   transport_options.on_unreachable = [discovery = directory->peers()](raft::NodeId peer) {
     discovery->unreachable(peer);
   };
+  transport_options.server_credentials = credentials.peer_endpoint;
+  transport_options.channel_credentials = credentials.peer_dialling;
+  transport_options.allowed_peer_names = credentials.allowed_peer_names;
   auto transport = std::make_shared<raft::GrpcTransport>(transport_options);
   if (raft::Status listening = transport->listen(); !listening.ok())
     return fail(1, listening.error().message);
@@ -118,19 +132,24 @@ int main(int argc, char** argv) {
   kv_options.member_id = config.id;
   kv_options.client_addresses = directory->client_addresses();
   kv_options.leader_wait = config.election_ticks * options.tick_interval * 2;  // the longest election timeout
+  kv_options.forward_credentials = credentials.forwarding;
   kv::KvService kv_service(kv_options, server, *node.store());
-  kv::AdminService admin_service(
-      kv::AdminServiceOptions{config.cluster_id, config.id, config.data_dir, kv_options.leader_wait}, server,
-      *node.store());
+  kv::AdminService admin_service(kv::AdminServiceOptions{config.cluster_id, config.id, config.data_dir,
+                                                         kv_options.leader_wait, credentials.forwarding},
+                                 server, *node.store());
   admin_service.set_members(directory->members());
   directory->on_change([&] {
     kv_service.set_client_addresses(directory->client_addresses());
     admin_service.set_members(directory->members());
   });
 
+  // The standard health service (grpc.health.v1) and server reflection, so
+  // that standard gRPC tools work against the client endpoint.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int client_port = 0;
-  builder.AddListeningPort(config.listen_client, grpc::InsecureServerCredentials(), &client_port);
+  builder.AddListeningPort(config.listen_client, credentials.client_endpoint, &client_port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a busy port is an error, not shared
   builder.SetMaxReceiveMessageSize(4 << 20);                // a request is at most a 1 MiB value and its key
   // Each call waits for its entry on a thread of the sync server; by default
@@ -138,6 +157,12 @@ int main(int argc, char** argv) {
   // ended threads all the time (864 clone() calls in 6 s at 64 clients).
   // Keeping them cut the cluster's CPU per write by a quarter.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 256);
+  raftkv::GrpcRequestCounter request_counter;
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(raftkv::GrpcRequestCounter::interceptor_factory(request_counter));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(&kv_service);
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> client_server = builder.BuildAndStart();
@@ -146,14 +171,36 @@ int main(int argc, char** argv) {
     server.stop();
     return fail(1, "cannot listen for clients on " + config.listen_client + " (a bad or busy address)");
   }
-  spdlog::info("member {} of cluster {} serving clients on {} and peers on {}; data in {}", config.id,
-               config.cluster_id, config.listen_client, config.listen_peer, config.data_dir);
+  std::unique_ptr<raftkv::MetricsServer> metrics_server;
+  if (!config.listen_metrics.empty()) {
+    raftkv::MetricsSources sources{config.cluster_id, config.id,        &server,
+                                   transport.get(),   &request_counter, config.data_dir};
+    auto started_metrics = raftkv::MetricsServer::start(
+        config.listen_metrics, [sources] { return raftkv::render_metrics(sources); });
+    if (!started_metrics.ok()) {
+      client_server->Shutdown();
+      directory->stop();
+      server.stop();
+      return fail(1, started_metrics.error().message);
+    }
+    metrics_server = std::move(started_metrics).value();
+    spdlog::info("serving metrics on http://{}/metrics", config.listen_metrics);
+  }
+  raftkv::HealthReporter health(server, *client_server->GetHealthCheckService(), config.health_max_lag);
+  spdlog::info("member {} of cluster {} serving clients on {} ({}) and peers on {} ({}); data in {}",
+               config.id, config.cluster_id, config.listen_client,
+               !credentials.client_tls   ? "plaintext"
+               : config.client_cert_auth ? "TLS, client certificates required"
+                                         : "TLS",
+               config.listen_peer, credentials.peer_tls ? "mutual TLS" : "plaintext", config.data_dir);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}; stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  health.shut_down();  // load balancers stop sending before the leader hands over
   hand_over_leadership(server);
   client_server->Shutdown(std::chrono::system_clock::now() + 2s);
+  metrics_server.reset();
   directory->stop();
   server.stop();
   transport->stop();

@@ -2,27 +2,14 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <filesystem>
 #include <thread>
 
+#include "kvstore/directory_size.h"
 #include "kvstore/leader_routing.h"
 
 namespace kv {
 
 namespace api = raftkv::api;
-
-namespace {
-
-std::uint64_t directory_bytes(const std::string& directory) {
-  std::uint64_t total = 0;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(directory, error)) {
-    if (entry.is_regular_file(error)) total += entry.file_size(error);
-  }
-  return total;
-}
-
-}  // namespace
 
 AdminService::AdminService(AdminServiceOptions options, raft::Server& server, const Store& store)
     : options_(std::move(options)), server_(server), store_(store) {}
@@ -127,7 +114,9 @@ grpc::Status AdminService::on_leader(grpc::ServerContext* context, const Request
                             : "the leader is member " + std::to_string(status.leader) +
                                   ", whose client address is not known here; ask it directly");
   }
-  auto stub = api::Admin::NewStub(grpc::CreateChannel(leader_address, grpc::InsecureChannelCredentials()));
+  auto stub = api::Admin::NewStub(grpc::CreateChannel(
+      leader_address, options_.forward_credentials != nullptr ? options_.forward_credentials
+                                                              : grpc::InsecureChannelCredentials()));
   grpc::ClientContext client;
   client.set_deadline(context->deadline());
   mark_forwarded(client);

@@ -4,6 +4,8 @@
 // leadership transfer (§3.10). What only the leader can do, a follower
 // passes to the leader.
 
+#include <grpcpp/security/credentials.h>
+
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -23,6 +25,8 @@ struct AdminServiceOptions {
   // How long a leadership transfer that arrives mid-election waits for a
   // leader (see KvServiceOptions::leader_wait).
   std::chrono::milliseconds leader_wait{1000};
+  // See KvServiceOptions::forward_credentials.
+  std::shared_ptr<grpc::ChannelCredentials> forward_credentials;
 };
 
 class AdminService final : public raftkv::api::Admin::Service {

@@ -57,14 +57,18 @@ pb::Command command_of(const api::TxnRequest& request) {
 // Connections to the other members' client ports, made on first use.
 class KvService::Forwarder {
  public:
+  explicit Forwarder(std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : credentials_(credentials != nullptr ? std::move(credentials) : grpc::InsecureChannelCredentials()) {}
+
   api::KV::Stub& stub(const std::string& address) {
     std::lock_guard lock(mutex_);
     std::unique_ptr<api::KV::Stub>& stub = stubs_[address];
-    if (!stub) stub = api::KV::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    if (!stub) stub = api::KV::NewStub(grpc::CreateChannel(address, credentials_));
     return *stub;
   }
 
  private:
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<api::KV::Stub>> stubs_;
 };
@@ -74,7 +78,7 @@ KvService::KvService(KvServiceOptions options, raft::Server& server, Store& stor
       client_addresses_(options_.client_addresses),
       server_(server),
       store_(store),
-      forwarder_(std::make_unique<Forwarder>()) {}
+      forwarder_(std::make_unique<Forwarder>(options_.forward_credentials)) {}
 
 void KvService::set_client_addresses(std::map<raft::NodeId, std::string> addresses) {
   std::lock_guard lock(addresses_mutex_);

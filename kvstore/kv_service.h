@@ -21,6 +21,8 @@
 //   (a connection that broke, a member stopping, a forward that failed on
 //   the way) the outcome is unknown, like DEADLINE_EXCEEDED's.
 
+#include <grpcpp/security/credentials.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,6 +54,9 @@ struct KvServiceOptions {
   // still sends clients elsewhere quickly.
   std::chrono::milliseconds leader_wait{1000};
   std::size_t max_in_flight = 10'000;
+  // How this member dials the others' client endpoints to forward a request
+  // (TLS with its own certificate when clients use TLS); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> forward_credentials;
 };
 
 // Every method is served with gRPC's callback API: no thread waits for an

@@ -11,6 +11,7 @@
 // Rules from the Raft paper (Ongaro & Ousterhout 2014, "the paper") and
 // Ongaro's dissertation are cited where they are applied.
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <optional>
@@ -98,6 +99,11 @@ class Core {
   NodeId voted_for() const { return vote_; }
   NodeId leader() const { return leader_; }
   const RaftLog& log() const { return log_; }
+  // The highest index this node knows the cluster committed: its own commit
+  // index, or a leader's (from AppendEntries) when that is higher because
+  // this log lags. Committed stays committed, so it only grows; a node far
+  // below it is catching up (health checks use the difference).
+  Index known_cluster_commit() const { return std::max(leader_commit_, log_.committed()); }
   const CoreConfig& config() const { return config_; }
   const std::map<NodeId, FollowerProgress>& followers() const { return followers_; }
   NodeId transfer_target() const { return transfer_target_; }
@@ -230,6 +236,7 @@ class Core {
 
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;
+  Index leader_commit_ = 0;  // the highest leaderCommit heard; see known_cluster_commit()
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;

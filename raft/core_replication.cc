@@ -215,6 +215,7 @@ bool Core::acceptable_entries(const pb::Message& message) const {
 void Core::handle_append_entries(const pb::Message& message) {
   const pb::AppendEntries& append = message.append_entries();
   if (!acceptable_entries(message)) return;
+  leader_commit_ = std::max(leader_commit_, append.leader_commit());
   pb::Message reply = message_to(message.from(), term_);
   auto* response = reply.mutable_append_entries_response();
   response->set_read_round(append.read_round());

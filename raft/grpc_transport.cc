@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "proto/raft.grpc.pb.h"
+#include "raft/tls_credentials.h"
 
 namespace raft {
 
@@ -34,6 +35,11 @@ class GrpcTransport::PeerService final : public pb::RaftPeer::Service {
   grpc::Status Stream(grpc::ServerContext* context, grpc::ServerReader<pb::Message>* reader,
                       pb::StreamAck* /*ack*/) override {
     ++transport_.incoming_streams_;
+    if (std::optional<std::string> refusal = transport_.check_peer_names(*context->auth_context())) {
+      ++transport_.refused_;
+      spdlog::warn("refused a peer stream from {}: {}", context->peer(), *refusal);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, *refusal);
+    }
     pb::Message message;
     while (reader->Read(&message)) {
       if (const std::optional<Refusal> refusal = transport_.check_incoming(message)) {
@@ -77,7 +83,11 @@ class GrpcTransport::PeerStream {
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, milliseconds(options.min_backoff));
     arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, milliseconds(options.min_backoff));
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, milliseconds(options.max_backoff));
-    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), arguments);
+    channel_ =
+        grpc::CreateCustomChannel(address_,
+                                  options.channel_credentials != nullptr ? options.channel_credentials
+                                                                         : grpc::InsecureChannelCredentials(),
+                                  arguments);
     stub_ = pb::RaftPeer::NewStub(channel_);
     thread_ = std::thread([this] { run(); });
   }
@@ -221,7 +231,10 @@ GrpcTransport::~GrpcTransport() {
 Status GrpcTransport::listen() {
   if (server_ != nullptr) return {};
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &listening_port_);
+  builder.AddListeningPort(options_.listen_address,
+                           options_.server_credentials != nullptr ? options_.server_credentials
+                                                                  : grpc::InsecureServerCredentials(),
+                           &listening_port_);
   // gRPC sets SO_REUSEPORT by default, so a second process on the same port
   // would silently share its connections; refuse a busy port instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -304,6 +317,18 @@ void GrpcTransport::send(pb::Message message) {
     return;
   }
   stream->second->enqueue(std::move(message));
+}
+
+std::optional<std::string> GrpcTransport::check_peer_names(const grpc::AuthContext& context) const {
+  if (options_.allowed_peer_names.empty()) return std::nullopt;
+  const std::set<std::string> names = certificate_names(context);
+  for (const std::string& name : names) {
+    if (options_.allowed_peer_names.contains(name)) return std::nullopt;
+  }
+  std::string listed;
+  for (const std::string& name : names) listed += (listed.empty() ? "" : ", ") + name;
+  return "the peer's certificate names " + (listed.empty() ? std::string("nothing") : listed) +
+         ", none of them an allowed peer name";
 }
 
 std::optional<GrpcTransport::Refusal> GrpcTransport::check_incoming(const pb::Message& message) {

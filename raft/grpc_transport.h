@@ -18,6 +18,14 @@
 // messages are dropped until set_peers() names an address, and a changed
 // address replaces the stream.
 //
+// Security: with options.server_credentials and channel_credentials from
+// raft/tls_credentials.h, peers talk mutual TLS -- a peer whose certificate
+// the cluster CA did not sign fails the handshake -- and with
+// options.allowed_peer_names only certificates carrying one of those names
+// (common name or subject alternative name) may open a stream; others are
+// refused with PERMISSION_DENIED. Without credentials the transport is
+// plaintext.
+//
 // Incoming messages are checked before the core sees them: a message that
 // carries another cluster's id, comes from a node that is not a member or is
 // addressed to another node is refused -- the stream is ended with
@@ -38,7 +46,10 @@
 #include "raft/transport.h"
 
 namespace grpc {
+class AuthContext;
+class ChannelCredentials;
 class Server;
+class ServerCredentials;
 }  // namespace grpc
 
 namespace raft {
@@ -58,13 +69,18 @@ struct GrpcTransportOptions {
   // Called (from a sender thread) each time a peer cannot be reached at its
   // address, so that discovery can look again (Discovery::unreachable).
   std::function<void(NodeId)> on_unreachable;
+  // TLS; null: plaintext. Both or neither.
+  std::shared_ptr<grpc::ServerCredentials> server_credentials;
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
+  // Empty: any certificate the CA signed.
+  std::set<std::string> allowed_peer_names;
 };
 
 struct GrpcTransportCounters {
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   std::uint64_t dropped = 0;  // queue overflow, oversized, or no such peer
-  std::uint64_t refused = 0;  // incoming: wrong cluster, non-member, misaddressed
+  std::uint64_t refused = 0;  // incoming: wrong cluster, non-member, misaddressed, name not allowed
   std::uint64_t reconnects = 0;
   std::uint64_t incoming_streams = 0;  // streams peers opened to this node
 };
@@ -98,6 +114,9 @@ class GrpcTransport final : public Transport {
     std::string reason;
   };
   std::optional<Refusal> check_incoming(const pb::Message& message);
+  // Why a stream from a peer with this authentication is refused (its
+  // certificate has none of options.allowed_peer_names); nullopt accepts it.
+  std::optional<std::string> check_peer_names(const grpc::AuthContext& context) const;
   // Under peers_mutex_: opens streams to new or moved peers; returns the
   // streams it replaced, to be stopped once the lock is released (a
   // stopping stream may wait out a connection attempt).

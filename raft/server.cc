@@ -302,7 +302,13 @@ std::future<Result<Applied>> Server::propose(std::string command) {
 }
 
 void Server::propose(std::string command, ProposalDone done) {
-  enqueue(ProposeRequest{std::move(command), std::move(done)});
+  const auto proposed = std::chrono::steady_clock::now();
+  enqueue(
+      ProposeRequest{std::move(command), [this, proposed, done = std::move(done)](Result<Applied> result) {
+                       metrics_.proposal_duration.observe(std::chrono::steady_clock::now() - proposed);
+                       ++(result.ok() ? metrics_.proposals_committed : metrics_.proposals_failed);
+                       done(std::move(result));
+                     }});
 }
 
 std::future<Result<Index>> Server::read_index() {
@@ -427,7 +433,13 @@ void Server::start_transfer(TransferRequest& request) {
 
 bool Server::process_ready() {
   Ready ready = core_->ready();
-  if (ready.soft_state) log_role_change(*ready.soft_state);
+  if (ready.soft_state) {
+    log_role_change(*ready.soft_state);
+    if (ready.soft_state->leader != kNoNode && ready.soft_state->leader != last_leader_seen_) {
+      last_leader_seen_ = ready.soft_state->leader;
+      ++metrics_.leader_changes;
+    }
+  }
   // §10.2.1: the leader's AppendEntries go out before its own disk write.
   for (pb::Message& message : ready.messages) {
     if (message.has_install_snapshot() && !fill_snapshot_chunk(message)) continue;
@@ -445,8 +457,10 @@ bool Server::process_ready() {
   ApplyBatch work;
   if (ready.snapshot && !install_snapshot(*ready.snapshot, work)) return false;
   if (ready.hard_state || !ready.entries.empty()) {
+    const auto writing = std::chrono::steady_clock::now();
     const Status saved =
         storage_->save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries, ready.must_sync);
+    if (ready.must_sync) metrics_.disk_sync_duration.observe(std::chrono::steady_clock::now() - writing);
     if (!saved.ok()) {
       spdlog::error("raft node {}: {}", options_.core.id, saved.error().to_string());
       return false;
@@ -624,6 +638,7 @@ void Server::maybe_take_snapshot() {
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   snapshot_running_ = true;
   snapshot_thread_ = std::thread([this, view = std::move(view), header] {
+    const auto started = std::chrono::steady_clock::now();
     Result<pb::SnapshotMetadata> written = [&]() -> Result<pb::SnapshotMetadata> {
       Result<std::unique_ptr<SnapshotFileWriter>> writer = snapshots_->create(header.index());
       if (!writer.ok()) return writer.error();
@@ -635,6 +650,8 @@ void Server::maybe_take_snapshot() {
       return finished;
     }();
     if (written.ok()) {
+      metrics_.snapshot_take_duration.observe(std::chrono::steady_clock::now() - started);
+      ++metrics_.snapshots_taken;
       enqueue(SnapshotTaken{written.value()});
     } else {
       // The log keeps growing until a later attempt succeeds.
@@ -668,6 +685,7 @@ void Server::publish_status() {
   status.term = core_->term();
   status.leader = core_->leader();
   status.commit_index = core_->log().committed();
+  status.cluster_commit_index = core_->known_cluster_commit();
   status.last_log_index = core_->log().last_index();
   status.first_log_index = core_->log().first_index();
   status.snapshot_index = core_->snapshot().index();
@@ -742,6 +760,7 @@ void Server::apply_loop() {
     }
     if (work.restore) {
       const Index index = work.restore->index();
+      const auto restoring = std::chrono::steady_clock::now();
       if (Status restored = restore_state_machine(*work.restore); !restored.ok()) {
         // The node cannot go on without its state: stop it (the raft loop
         // sees apply_failed_) rather than apply entries to the wrong state.
@@ -750,6 +769,8 @@ void Server::apply_loop() {
         fail_apply(work, restored.error());
         break;
       }
+      metrics_.snapshot_install_duration.observe(std::chrono::steady_clock::now() - restoring);
+      ++metrics_.snapshots_installed;
       applied_index_ = index;
       // Older snapshots are of no use now, to this node or to others.
       (void)snapshots_->remove_before(index);

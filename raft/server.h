@@ -38,6 +38,7 @@
 #include "raft/core.h"
 #include "raft/discovery.h"
 #include "raft/result.h"
+#include "raft/server_metrics.h"
 #include "raft/snapshot_store.h"
 #include "raft/state_machine.h"
 #include "raft/storage.h"
@@ -105,6 +106,7 @@ struct ServerStatus {
   NodeId leader = kNoNode;
   Index commit_index = 0;
   Index applied_index = 0;
+  Index cluster_commit_index = 0;  // Core::known_cluster_commit(): >= commit_index
   Index last_log_index = 0;
   Index first_log_index = 0;
   Index snapshot_index = 0;
@@ -162,6 +164,9 @@ class Server {
   std::future<Status> transfer_leadership(NodeId target);
 
   ServerStatus status() const;
+  // Counters and timings since start (raft/server_metrics.h); read them at
+  // any time from any thread.
+  const ServerMetrics& metrics() const { return metrics_; }
   // Core::removed(), without copying the status: cheap enough to ask per request.
   bool removed() const { return removed_.load(std::memory_order_relaxed); }
 
@@ -262,6 +267,8 @@ class Server {
   std::shared_ptr<const pb::Configuration> configuration_;  // in force; what the transport was told of
   std::uint64_t configuration_version_ = 0;                 // MembershipHistory::version() of it
   std::atomic<bool> removed_{false};
+  ServerMetrics metrics_;
+  NodeId last_leader_seen_ = kNoNode;  // raft thread: for metrics_.leader_changes
   struct PendingTransfer {
     NodeId target = kNoNode;
     std::chrono::steady_clock::time_point deadline;

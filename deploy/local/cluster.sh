@@ -12,6 +12,10 @@
 #   RAFTKV_PEER_PORT     first peer port            (default 7001)
 #   RAFTKV_DAEMON_ARGS   more raftkvd flags for every member, e.g.
 #                        "--snapshot-entries 20000"  (default none)
+#   RAFTKV_TLS=1         TLS everywhere: certificates are made in
+#                        $RAFTKV_CLUSTER_DIR/certs (make-certs.sh), peers use
+#                        mutual TLS and clients must present a certificate
+#                        (the commands kvctl needs are printed)
 #
 # start is idempotent (running members are left alone); stop sends SIGTERM
 # (a leader hands over first) and SIGKILLs what is still there after 10 s.
@@ -35,6 +39,18 @@ for ((id = 1; id <= nodes; id++)); do
   endpoints+="${endpoints:+,}127.0.0.1:$((client_port + id - 1))"
 done
 
+certs=$dir/certs
+tls_flags() { # id: raftkvd's TLS flags for member id
+  [[ ${RAFTKV_TLS:-0} == 1 ]] || return 0
+  echo "--peer-cert-file $certs/member-$1.crt --peer-key-file $certs/member-$1.key" \
+    "--peer-trusted-ca-file $certs/ca.crt --cert-file $certs/member-$1.crt --key-file $certs/member-$1.key" \
+    "--trusted-ca-file $certs/ca.crt --client-cert-auth"
+}
+kvctl_tls=()
+if [[ ${RAFTKV_TLS:-0} == 1 ]]; then
+  kvctl_tls=(--cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key")
+fi
+
 running() { # id
   local pid_file="$dir/node-$1.pid"
   [[ -f $pid_file ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
@@ -43,6 +59,7 @@ running() { # id
 start() {
   [[ -x $raftkvd ]] || { echo "cluster.sh: $raftkvd is not built (run tools/dev/build.sh)" >&2; exit 1; }
   mkdir -p "$dir"
+  if [[ ${RAFTKV_TLS:-0} == 1 ]]; then "$repo/deploy/local/make-certs.sh" "$certs" "$nodes" >/dev/null; fi
   for ((id = 1; id <= nodes; id++)); do
     if running "$id"; then
       echo "member $id is already running (pid $(cat "$dir/node-$id.pid"))"
@@ -50,15 +67,18 @@ start() {
     fi
     "$raftkvd" --id "$id" --data-dir "$dir/node-$id" \
       --listen-peer "127.0.0.1:$((peer_port + id - 1))" --listen-client "127.0.0.1:$((client_port + id - 1))" \
-      --peers "$peers" --clients "$clients" ${RAFTKV_DAEMON_ARGS:-} >>"$dir/node-$id.log" 2>&1 &
+      --peers "$peers" --clients "$clients" $(tls_flags "$id") ${RAFTKV_DAEMON_ARGS:-} >>"$dir/node-$id.log" 2>&1 &
     echo $! >"$dir/node-$id.pid"
     echo "member $id started (pid $!), clients on 127.0.0.1:$((client_port + id - 1))"
   done
   # Wait until the members agree on a leader and answer.
   for _ in $(seq 1 100); do
-    if "$kvctl" --endpoints "$endpoints" --command-timeout 1 endpoint health >/dev/null 2>&1; then
+    if "$kvctl" --endpoints "$endpoints" "${kvctl_tls[@]}" --command-timeout 1 endpoint health >/dev/null 2>&1; then
       echo "the cluster is healthy; data and logs in $dir"
       echo "export KVCTL_ENDPOINTS=$endpoints"
+      if [[ ${RAFTKV_TLS:-0} == 1 ]]; then
+        echo "export KVCTL_CACERT=$certs/ca.crt KVCTL_CERT=$certs/client.crt KVCTL_KEY=$certs/client.key"
+      fi
       return 0
     fi
     sleep 0.2
@@ -82,7 +102,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  status) "$kvctl" --endpoints "$endpoints" endpoint status ;;
+  status) "$kvctl" --endpoints "$endpoints" "${kvctl_tls[@]}" endpoint status ;;
   logs) tail -n "${2:-20}" "$dir"/node-*.log ;;
   *) echo "usage: cluster.sh start|stop|status|logs [N]" >&2; exit 2 ;;
 esac

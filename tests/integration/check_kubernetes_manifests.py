@@ -76,13 +76,13 @@ def main(directory):
     check(arguments.get("data-dir") in mounts.values(), "--data-dir is a mounted volume")
     check(set(mounts) <= claims, "the data volume comes from a volumeClaimTemplate (it outlives the pod)")
 
-    readiness = container["readinessProbe"]["exec"]["command"]
-    liveness = container["livenessProbe"]["exec"]["command"]
-    check("health" in readiness, "readiness asks Admin.Health (a leader is known and reads work)")
-    check("health" not in liveness, "liveness does not need a leader (a cut-off member is alive)")
+    readiness = container["readinessProbe"].get("grpc", {})
+    liveness = container["livenessProbe"].get("grpc", {})
+    check(readiness.get("service", "") == "", "readiness asks grpc.health.v1 about the member (a leader is known)")
+    check(liveness.get("service") == "raftkv.api.Admin", "liveness does not need a leader (a cut-off member is alive)")
     client_port = container_ports["raftkv-client"]
     for probe in (readiness, liveness):
-        check(f"--endpoints=127.0.0.1:{client_port}" in probe, "a probe asks this member's client port")
+        check(probe.get("port") == client_port, "a probe asks this member's client port")
 
     security = container["securityContext"]
     check(security.get("allowPrivilegeEscalation") is False and security.get("readOnlyRootFilesystem") is True

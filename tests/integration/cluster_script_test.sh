@@ -165,9 +165,26 @@ set +e
 KVCTL_ENDPOINTS=127.0.0.1:1 kvctl --command-timeout 1 put k v 2>/tmp/unreachable-$$; status=$?
 set -e
 [[ $status == 1 ]] || fail "a write to an unreachable endpoint exited $status"
-expect "kvctl: UNAVAILABLE: cannot connect to 127.0.0.1:1" "$(cat /tmp/unreachable-$$)" "unreachable write message"
+grep -q "^kvctl: UNAVAILABLE: cannot connect to 127.0.0.1:1 (is the member down, or does it use TLS?" /tmp/unreachable-$$ ||
+  fail "unreachable write message: $(cat /tmp/unreachable-$$)"
 rm -f /tmp/unreachable-$$
 expect "OK" "$(kvctl --endpoints "127.0.0.1:1,$endpoints" put failover yes)" "a write past a dead endpoint"
 
 "$repo/deploy/local/cluster.sh" stop
+
+# The same members restarted with TLS everywhere (RAFTKV_TLS=1): kvctl needs
+# the CA and a client certificate, which start prints.
+started=$(RAFTKV_TLS=1 "$repo/deploy/local/cluster.sh" start)
+grep -q "^export KVCTL_CACERT=$RAFTKV_CLUSTER_DIR/certs/ca.crt " <<<"$started" || fail "TLS start said: $started"
+eval "$(grep "^export KVCTL_CACERT" <<<"$started")"
+expect "OK" "$(kvctl put secure yes)" "put over TLS"
+expect $'failover\nyes' "$(kvctl get failover)" "a key written before, over TLS"
+expect $'secure\nyes' "$(kvctl get secure)" "get over TLS"
+set +e
+KVCTL_CERT= KVCTL_KEY= kvctl --command-timeout 1 get secure 2>/tmp/no-cert-$$; status=$?
+set -e
+[[ $status == 1 ]] || fail "a client without a certificate exited $status"
+grep -q "does it require a client certificate" /tmp/no-cert-$$ || fail "no certificate said: $(cat /tmp/no-cert-$$)"
+rm -f /tmp/no-cert-$$
+RAFTKV_TLS=1 "$repo/deploy/local/cluster.sh" stop
 echo "cluster_script_test: passed"

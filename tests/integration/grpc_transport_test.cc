@@ -1,7 +1,8 @@
 // GrpcTransport on loopback with real gRPC: one long-lived stream per peer
 // pair, in order; a busy port refused; reconnection after a peer restarts; refusal of another
-// cluster's, a non-member's and an oversized message; a clean stop; and
-// raft::Servers replicating (snapshots included) over it.
+// cluster's, a non-member's and an oversized message; a clean stop; mutual
+// TLS, refusing peers without a certificate the cluster CA signed or without
+// an allowed name; and raft::Servers replicating (snapshots included) over it.
 
 #include "raft/grpc_transport.h"
 
@@ -13,8 +14,11 @@
 #include "raft/in_memory_storage.h"
 #include "raft/server.h"
 #include "raft/static_discovery.h"
+#include "raft/tls_credentials.h"
+#include "tests/integration/test_certificates.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/recording_state_machine.h"
+#include "tests/unit/temporary_directory.h"
 
 namespace raft {
 namespace {
@@ -236,6 +240,110 @@ TEST(GrpcTransport, AfterStopTheReceiverIsNeverCalled) {
   sender.join();
   a->stop();
   EXPECT_EQ(late, 0);
+}
+
+// Node 2 receives, node 1 sends, each with its own TLS set-up; made by
+// make-certs.sh for two CAs: the cluster's and a stranger's.
+class TlsTransport : public ::testing::Test {
+ protected:
+  static TlsMaterial material(const std::string& cert, const std::string& key, const std::string& ca) {
+    auto loaded = load_tls_material({cert, key, ca}, "peer TLS", ChainCheck::kNone);
+    EXPECT_TRUE(loaded.ok()) << loaded.error().to_string();
+    return loaded.ok() ? loaded.value() : TlsMaterial{};
+  }
+  TlsMaterial member(int id) const {
+    return material(cluster_.member_cert(id), cluster_.member_key(id), cluster_.ca());
+  }
+
+  // Starts the pair; the sender (if it has material) and receiver use TLS.
+  void start(const std::optional<TlsMaterial>& sender, const TlsMaterial& receiver,
+             std::set<std::string> allowed_names = {}) {
+    GrpcTransportOptions receiver_options = options_for(7, "127.0.0.1:0");
+    receiver_options.server_credentials = tls_server_credentials(receiver, ClientCertificates::kRequired);
+    receiver_options.channel_credentials = tls_channel_credentials(receiver);
+    receiver_options.allowed_peer_names = std::move(allowed_names);
+    receiver_ = std::make_unique<GrpcTransport>(receiver_options);
+    GrpcTransportOptions sender_options = options_for(7, "127.0.0.1:0");
+    if (sender) {
+      // Its own listener only needs to work: plaintext when it has no certificate.
+      if (!sender->cert_pem.empty())
+        sender_options.server_credentials = tls_server_credentials(*sender, ClientCertificates::kRequired);
+      sender_options.channel_credentials = tls_channel_credentials(*sender);
+    }
+    sender_options.on_unreachable = [this](NodeId) { ++unreachable_; };
+    sender_ = std::make_unique<GrpcTransport>(sender_options);
+    ASSERT_TRUE(receiver_->listen().ok());
+    ASSERT_TRUE(sender_->listen().ok());
+    const std::vector<Peer> peers = {{1, address_of(*sender_)}, {2, address_of(*receiver_)}};
+    sender_->set_peers(peers);
+    receiver_->set_peers(peers);
+    sender_->start(1, [](pb::Message) {});
+    receiver_->start(2, inbox_.receiver());
+  }
+
+  // Sends until the sender has failed to get through a few times; true if
+  // it did (then nothing may have arrived).
+  bool sender_keeps_failing() {
+    return eventually([&] {
+      sender_->send(message(1, 2, 1));
+      return unreachable_ + sender_->counters().reconnects >= 3;
+    });
+  }
+
+  testing::TemporaryDirectory scratch_;
+  testing::TestCertificates cluster_ = testing::make_test_certificates(scratch_.sub("cluster"), 3);
+  testing::TestCertificates stranger_ = testing::make_test_certificates(scratch_.sub("stranger"), 3);
+  Inbox inbox_;
+  std::atomic<int> unreachable_{0};
+  std::unique_ptr<GrpcTransport> sender_;
+  std::unique_ptr<GrpcTransport> receiver_;
+};
+
+TEST_F(TlsTransport, MembersWithCertificatesOfTheClusterCaTalkMutualTls) {
+  start(member(1), member(2), {"member-1", "member-3"});
+  for (Term term = 1; term <= 100; ++term) sender_->send(message(1, 2, term));
+  ASSERT_TRUE(eventually([&] { return inbox_.size() == 100; })) << inbox_.size();
+  EXPECT_EQ(receiver_->counters().refused, 0u);
+}
+
+TEST_F(TlsTransport, APeerWithACertificateAnotherCaSignedIsRefused) {
+  // It trusts the cluster CA (so it accepts the receiver) but presents a
+  // stranger's certificate: the receiver's handshake refuses it.
+  start(material(stranger_.member_cert(1), stranger_.member_key(1), cluster_.ca()), member(2));
+  ASSERT_TRUE(sender_keeps_failing());
+  EXPECT_EQ(inbox_.size(), 0u);
+  EXPECT_EQ(receiver_->counters().incoming_streams, 0u) << "refused in the handshake, before any stream";
+}
+
+TEST_F(TlsTransport, APeerWithoutACertificateIsRefused) {
+  start(material("", "", cluster_.ca()), member(2));
+  ASSERT_TRUE(sender_keeps_failing());
+  EXPECT_EQ(inbox_.size(), 0u);
+  EXPECT_EQ(receiver_->counters().incoming_streams, 0u);
+}
+
+TEST_F(TlsTransport, APlaintextPeerIsRefused) {
+  start(std::nullopt, member(2));
+  ASSERT_TRUE(sender_keeps_failing());
+  EXPECT_EQ(inbox_.size(), 0u);
+  EXPECT_EQ(receiver_->counters().incoming_streams, 0u);
+}
+
+TEST_F(TlsTransport, APeerWhoseCertificateHasNoAllowedNameIsRefused) {
+  start(member(1), member(2), {"member-2", "member-3"});
+  ASSERT_TRUE(eventually([&] {
+    sender_->send(message(1, 2, 1));
+    return receiver_->counters().refused > 0;
+  }));
+  EXPECT_EQ(inbox_.size(), 0u);
+}
+
+TEST_F(TlsTransport, ASenderThatCannotVerifyTheReceiverDoesNotTalkToIt) {
+  // The receiver's certificate comes from a CA the sender does not trust
+  // (someone else listening at a member's address).
+  start(member(1), material(stranger_.member_cert(2), stranger_.member_key(2), stranger_.ca()));
+  ASSERT_TRUE(sender_keeps_failing());
+  EXPECT_EQ(inbox_.size(), 0u);
 }
 
 TEST(GrpcTransport, RaftServersReplicateAndSendSnapshotsOverIt) {

@@ -78,9 +78,11 @@ class ThreeMembers : public ::testing::Test {
       int port = 0;
       builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
       builder.RegisterService(member.service.get());
-      member.admin = std::make_unique<AdminService>(
-          AdminServiceOptions{kCluster, id, root_.sub("node-" + std::to_string(id))}, *member.server,
-          *member.storage->store());
+      AdminServiceOptions admin_options;
+      admin_options.cluster_id = kCluster;
+      admin_options.member_id = id;
+      admin_options.data_directory = root_.sub("node-" + std::to_string(id));
+      member.admin = std::make_unique<AdminService>(admin_options, *member.server, *member.storage->store());
       builder.RegisterService(member.admin.get());
       member.client_server = builder.BuildAndStart();
       ASSERT_NE(port, 0);

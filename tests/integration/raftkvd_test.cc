@@ -15,6 +15,7 @@
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/free_port.h"
+#include "tests/integration/process_cluster.h"
 #include "tests/integration/read_file.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
@@ -130,87 +131,6 @@ TEST(Raftkvd, ABadConfigFileIsOneLineAndExitStatusTwo) {
   const std::string output = read_file(scratch.sub("out.txt"));
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
 }
-
-// A cluster of real raftkvd processes on loopback ports.
-class ProcessCluster : public ::testing::Test {
- protected:
-  void start_cluster(int size, const std::string& extra_flags = "") {
-    std::string peers, clients;
-    for (int id = 1; id <= size; ++id) {
-      peer_[id] = "127.0.0.1:" + std::to_string(free_port());
-      client_[id] = "127.0.0.1:" + std::to_string(free_port());
-      peers += (id > 1 ? "," : "") + std::to_string(id) + "=" + peer_[id];
-      clients += (id > 1 ? "," : "") + std::to_string(id) + "=" + client_[id];
-    }
-    for (int id = 1; id <= size; ++id) {
-      arguments_[id] = "--id " + std::to_string(id) + " --cluster-id 9 --data-dir " +
-                       scratch_.sub("node-" + std::to_string(id)) + " --listen-peer " + peer_[id] +
-                       " --listen-client " + client_[id] + " --peers " + peers + " --clients " + clients +
-                       " --tick-ms 20 " + extra_flags;
-      start(id);
-    }
-  }
-  // (Re)starts a member; its log is appended to.
-  void start(int id) {
-    processes_[id] = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "/bin/sh", "-c", "exec " + std::string(RAFTKVD) + " " + arguments_[id] + " >>" + log(id) + " 2>&1"});
-  }
-
-  std::string log(int id) const { return scratch_.sub("raftkvd-" + std::to_string(id) + ".log"); }
-
-  std::unique_ptr<raftkv::api::KV::Stub> kv(int id) {
-    return raftkv::api::KV::NewStub(grpc::CreateChannel(client_[id], grpc::InsecureChannelCredentials()));
-  }
-  std::unique_ptr<raftkv::api::Admin::Stub> admin(int id) {
-    return raftkv::api::Admin::NewStub(grpc::CreateChannel(client_[id], grpc::InsecureChannelCredentials()));
-  }
-
-  // The member every running member agrees leads, or 0.
-  std::uint64_t leader(const std::set<int>& running, std::chrono::seconds timeout = 20s) {
-    std::uint64_t agreed = 0;
-    raft::testing::eventually(
-        [&] {
-          std::set<std::uint64_t> seen;
-          for (int id : running) {
-            grpc::ClientContext context;
-            context.set_deadline(std::chrono::system_clock::now() + 1s);
-            raftkv::api::StatusResponse status;
-            if (admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok()) {
-              seen.insert(status.leader());
-            }
-          }
-          agreed = seen.size() == 1 ? *seen.begin() : 0;
-          return agreed != 0;
-        },
-        timeout);
-    return agreed;
-  }
-
-  grpc::Status put(int via, const std::string& key, const std::string& value) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 5s);
-    raftkv::api::PutRequest request;
-    request.set_key(key);
-    request.set_value(value);
-    raftkv::api::PutResponse response;
-    return kv(via)->Put(&context, request, &response);
-  }
-
-  std::string get(int via, const std::string& key) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 5s);
-    raftkv::api::RangeRequest request;
-    request.set_key(key);
-    raftkv::api::RangeResponse response;
-    const grpc::Status status = kv(via)->Range(&context, request, &response);
-    if (!status.ok()) return "error: " + status.error_message();
-    return response.kvs_size() == 1 ? response.kvs(0).value() : "(none)";
-  }
-
-  TemporaryDirectory scratch_;
-  std::map<int, std::string> peer_, client_, arguments_;
-  std::map<int, std::unique_ptr<ChildProcess>> processes_;
-};
 
 TEST_F(ProcessCluster, ThreeServeThroughAnyMemberAndSurviveAGracefulStopOfTheLeader) {
   start_cluster(3);

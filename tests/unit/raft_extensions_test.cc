@@ -400,6 +400,23 @@ TEST(Replication, RejectionSwitchesToProbeAndBacksOffPastTheConflictingTerm) {
   EXPECT_EQ(leader.followers().at(2).next_index, 3u);
 }
 
+// A lagging follower commits only what it holds (Figure 2, rule 5) but
+// remembers how far the leader said the cluster has committed, so that it
+// can tell it is catching up (raftkvd's health check).
+TEST(Replication, ALaggingFollowerKnowsHowFarTheClusterCommitted) {
+  Core follower(testing::test_config(2, {1, 2, 3}), RestoredState{});
+  follower.step(testing::append_entries(1, 2, 1, 0, 0, testing::entries_with_terms({1, 1}), 500));
+  EXPECT_EQ(follower.log().committed(), 2u);
+  EXPECT_EQ(follower.known_cluster_commit(), 500u);
+  // A later message with a lower leaderCommit (an old leader's, delayed)
+  // does not lower it: what was committed stays committed.
+  follower.step(testing::append_entries(1, 2, 1, 2, 1, {}, 100));
+  EXPECT_EQ(follower.known_cluster_commit(), 500u);
+  // A leader knows its own.
+  auto leader = testing::elected_leader(testing::test_config(1, {1}));
+  EXPECT_EQ(leader->known_cluster_commit(), leader->log().committed());
+}
+
 }  // namespace
 }  // namespace raft
 

@@ -13,10 +13,10 @@
 #include <random>
 #include <thread>
 
+#include "kvstore/status_code.h"
 #include "proto/etcd_kv.grpc.pb.h"
 #include "proto/kv.grpc.pb.h"
 #include "tools/kvctl/latency_histogram.h"
-#include "tools/kvctl/status_code.h"
 
 namespace kvctl {
 
@@ -140,7 +140,7 @@ void Bench::done(Client& client, const grpc::Status& status) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(now - client.sent).count()));
     } else {
       ++client.errors;
-      ++client.error_messages[std::string(status_code_name(status.error_code())) + ": " +
+      ++client.error_messages[std::string(kv::status_code_name(status.error_code())) + ": " +
                               status.error_message()];
     }
     const std::uint64_t measured = completed_.fetch_add(1) + 1;
@@ -167,9 +167,10 @@ int Bench::run() {
     grpc::ChannelArguments arguments;
     arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a TCP connection of its own
     arguments.SetInt("kvctl.bench.connection", i);
-    auto channel =
-        grpc::CreateCustomChannel(options_.endpoints[static_cast<std::size_t>(i) % options_.endpoints.size()],
-                                  grpc::InsecureChannelCredentials(), arguments);
+    auto channel = grpc::CreateCustomChannel(
+        options_.endpoints[static_cast<std::size_t>(i) % options_.endpoints.size()],
+        options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+        arguments);
     auto connection = std::make_unique<Connection>();
     connection->raftkv = raftkv::api::KV::NewStub(channel);
     connection->etcd = etcdserverpb::KV::NewStub(channel);

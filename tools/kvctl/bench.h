@@ -7,7 +7,10 @@
 // raftkv (raftkv.api.KV) or to etcd (etcdserverpb.KV, proto/etcd_kv.proto),
 // which is how the two are compared (tools/bench/compare-etcd.sh).
 
+#include <grpcpp/security/credentials.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,7 +22,8 @@ struct BenchOptions {
 
   Workload workload = Workload::kPut;
   Target target = Target::kRaftkv;
-  std::vector<std::string> endpoints;  // connections go round-robin over them
+  std::vector<std::string> endpoints;                     // connections go round-robin over them
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // null: plaintext
   int clients = 1;
   int connections = 1;
   std::uint64_t key_space = 10'000;  // keys are drawn uniformly from this many

@@ -1,7 +1,7 @@
 // kvctl: the command-line client of raftkv, after etcdctl.
 //
 //   kvctl [--endpoints A,B,... | --discovery-srv DOMAIN [--dns-server HOST:PORT]]
-//         [-o simple|json|table] COMMAND ...
+//         [--cacert FILE [--cert FILE --key FILE]] [-o simple|json|table] COMMAND ...
 //     put KEY VALUE
 //     get KEY [--prefix] [--limit N] [--keys-only] [--count-only] [--serializable]
 //     del KEY [--prefix]
@@ -22,6 +22,10 @@
 // could not connect to, or a refusal marked raftkv-not-applied): a write retried after an ambiguous failure
 // could apply twice, or a compare-and-swap report the loss of its own success. Errors are one line on
 // stderr: exit status 1 for a failed request, 2 for bad usage.
+//
+// With --cacert kvctl speaks TLS and verifies the members' certificates against that CA (their
+// certificates must name the endpoint's host); --cert and --key present a client certificate, for
+// members started with --client-cert-auth. KVCTL_CACERT, KVCTL_CERT and KVCTL_KEY work too.
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -33,10 +37,11 @@
 #include <thread>
 
 #include "kvstore/api_metadata.h"
+#include "kvstore/status_code.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/dns_resolver.h"
+#include "raft/tls_credentials.h"
 #include "tools/kvctl/bench.h"
-#include "tools/kvctl/status_code.h"
 
 namespace {
 
@@ -49,7 +54,24 @@ struct Options {
   std::string dns_server;
   std::string output = "simple";
   double command_timeout_s = 5;
+  std::string cacert;
+  std::string cert;
+  std::string key;
 };
+
+// Plaintext without --cacert, --cert or --key; else TLS with the files,
+// checked (a bad one is a message and exit status 2).
+std::shared_ptr<grpc::ChannelCredentials> channel_credentials(const Options& options) {
+  if (options.cacert.empty() && options.cert.empty() && options.key.empty())
+    return grpc::InsecureChannelCredentials();
+  auto material =
+      raft::load_tls_material({options.cert, options.key, options.cacert}, "TLS", raft::ChainCheck::kNone);
+  if (!material.ok()) {
+    std::fprintf(stderr, "kvctl: %s\n", material.error().message.c_str());
+    std::exit(2);
+  }
+  return raft::tls_channel_credentials(material.value());
+}
 
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> parts;
@@ -113,8 +135,14 @@ std::string prefix_end(std::string prefix) {
 
 class Client {
  public:
-  Client(std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
-      : endpoints_(std::move(endpoints)), deadline_(Clock::now() + timeout) {}
+  // `connection_hint` is added to a failure to connect: what about TLS
+  // might be wrong.
+  Client(std::vector<std::string> endpoints, std::shared_ptr<grpc::ChannelCredentials> credentials,
+         std::string connection_hint, std::chrono::milliseconds timeout)
+      : endpoints_(std::move(endpoints)),
+        credentials_(std::move(credentials)),
+        connection_hint_(std::move(connection_hint)),
+        deadline_(Clock::now() + timeout) {}
 
   const std::vector<std::string>& endpoints() const { return endpoints_; }
   Clock::time_point deadline() const { return deadline_; }
@@ -151,7 +179,11 @@ class Client {
                                                        "the key before trying again)");
         }
       }
-      if (Clock::now() + backoff >= deadline_) return status;
+      if (Clock::now() + backoff >= deadline_) {
+        if (channel(endpoint).connection->GetState(false) != GRPC_CHANNEL_READY)
+          status = grpc::Status(status.error_code(), status.error_message() + " " + connection_hint_);
+        return status;
+      }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
     }
@@ -177,7 +209,7 @@ class Client {
   Channel& channel(const std::string& endpoint) {
     Channel& found = channels_[endpoint];
     if (!found.kv) {
-      found.connection = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+      found.connection = grpc::CreateChannel(endpoint, credentials_);
       found.kv = api::KV::NewStub(found.connection);
       found.admin = api::Admin::NewStub(found.connection);
     }
@@ -204,6 +236,8 @@ class Client {
   }
 
   std::vector<std::string> endpoints_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  std::string connection_hint_;
   Clock::time_point deadline_;
   std::map<std::string, Channel> channels_;
 };
@@ -218,7 +252,7 @@ void print_members(const google::protobuf::RepeatedPtrField<api::Member>& member
 }
 
 int failed(const grpc::Status& status) {
-  std::fprintf(stderr, "kvctl: %s: %s\n", kvctl::status_code_name(status.error_code()),
+  std::fprintf(stderr, "kvctl: %s: %s\n", kv::status_code_name(status.error_code()),
                status.error_message().c_str());
   return 1;
 }
@@ -238,6 +272,11 @@ int main(int argc, char** argv) {
       ->envname("KVCTL_DISCOVERY_SRV");
   app.add_option("--dns-server", options.dns_server, "HOST:PORT of the DNS server (default: the system's)")
       ->envname("KVCTL_DNS_SERVER");
+  app.add_option("--cacert", options.cacert, "TLS: verify the members' certificates against this CA (PEM)")
+      ->envname("KVCTL_CACERT");
+  app.add_option("--cert", options.cert, "TLS: present this client certificate (PEM)")->envname("KVCTL_CERT");
+  app.add_option("--key", options.key, "TLS: the client certificate's private key (PEM)")
+      ->envname("KVCTL_KEY");
   app.add_option("-o,--output", options.output, "simple, json or table")
       ->check(CLI::IsMember({"simple", "json", "table"}))
       ->capture_default_str();
@@ -373,6 +412,7 @@ int main(int argc, char** argv) {
     bench_options.target =
         bench_target == "etcd" ? kvctl::BenchOptions::Target::kEtcd : kvctl::BenchOptions::Target::kRaftkv;
     bench_options.endpoints = endpoints;
+    bench_options.credentials = channel_credentials(options);
     bench_options.serializable = consistency == "s";
     bench_options.json = as_json;
     bench_options.progress = !no_progress;
@@ -380,7 +420,17 @@ int main(int argc, char** argv) {
   }
   // A new voter first catches up, by snapshot if need be: allow it a minute.
   if (member_add->parsed() && !learner && app.count("--command-timeout") == 0) options.command_timeout_s = 60;
-  Client client(endpoints, std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
+  const std::string connection_hint =
+      options.cacert.empty() && options.cert.empty() ? "(is the member down, or does it use TLS? then give "
+                                                       "--cacert, and --cert and --key if it requires "
+                                                       "client certificates)"
+      : options.cert.empty()
+          ? "(is the member down, or does it require a client certificate (--cert, --key), or is its "
+            "certificate not signed by the --cacert CA or not for this address?)"
+          : "(is the member down, or is its certificate not signed by the --cacert CA or not for this "
+            "address, or does it not trust the CA of --cert?)";
+  Client client(endpoints, channel_credentials(options), connection_hint,
+                std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
 
   if (put->parsed()) {
     api::PutRequest request;

@@ -8,6 +8,12 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev libcli11-dev libc-ares-dev libspdlog-dev
+  # TLS: OpenSSL checks certificate files; openssl makes a cluster's
+  # certificates (deploy/local/make-certs.sh, the TLS tests).
+  libssl-dev openssl
+  # The metrics endpoint's HTTP server; promtool (in Debian's prometheus
+  # package, which also brings a Prometheus server) validates its output.
+  libcpp-httplib-dev prometheus
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format git
   # Tests: a real DNS server (dnsmasq-base: the binary, no system service

@@ -1,10 +1,10 @@
 #pragma once
-// The name of a gRPC status code, as kvctl prints it in its one-line errors
-// and in bench's error counts ("UNAVAILABLE").
+// The name of a gRPC status code ("UNAVAILABLE"), as kvctl prints it in its
+// one-line errors and bench error counts, and as the metrics label calls.
 
 #include <grpcpp/grpcpp.h>
 
-namespace kvctl {
+namespace kv {
 
 inline const char* status_code_name(grpc::StatusCode code) {
   static const char* const kNames[] = {
@@ -16,4 +16,4 @@ inline const char* status_code_name(grpc::StatusCode code) {
   return index >= 0 && index <= 16 ? kNames[index] : "ERROR";
 }
 
-}  // namespace kvctl
+}  // namespace kv
