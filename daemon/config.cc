@@ -87,6 +87,12 @@ std::optional<std::string> problem_with(const CLI::App& app, DaemonConfig& confi
     return "--heartbeat-ticks must be less than --election-ticks";
   }
   if (std::optional<std::string> problem = tls_problem(config)) return problem;
+  if (!config.restore.empty() && config.initial_cluster_state == "existing") {
+    return "--restore founds a new cluster; a member joining an existing one gets the data from its leader";
+  }
+  if ((config.max_pending_mib << 20) < config.max_request_bytes) {
+    return "--max-pending-mb must hold at least one request of --max-request-bytes";
+  }
   if (config.discovery_srv.empty()) {
     if (config.id == 0) return "--id must be a positive integer";
     return std::nullopt;
@@ -136,6 +142,9 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
                  "this member with kvctl member add (only matters while the data directory is empty)")
       ->check(CLI::IsMember({"new", "existing"}))
       ->capture_default_str();
+  app.add_option("--restore", config.restore,
+                 "found a new cluster from this backup (kvctl snapshot save): give every founding member the "
+                 "same file and an empty data directory");
   app.add_option("--listen-peer", config.listen_peer, "HOST:PORT for the other members")->required();
   app.add_option("--listen-client", config.listen_client, "HOST:PORT for clients (KV and Admin services)")
       ->required();
@@ -187,6 +196,23 @@ std::optional<int> parse_daemon_config(int argc, char** argv, DaemonConfig& conf
   app.add_option("--health-max-lag", config.health_max_lag,
                  "grpc.health.v1 answers NOT_SERVING while more committed entries than this are still to "
                  "be applied here")
+      ->capture_default_str();
+  app.add_option("--max-request-bytes", config.max_request_bytes,
+                 "the largest client request accepted, in bytes (larger: RESOURCE_EXHAUSTED)")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{64} << 20))
+      ->capture_default_str();
+  app.add_option("--max-concurrent-requests", config.max_concurrent_requests,
+                 "KV calls this member serves at once; more are refused with RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-pending-proposals", config.max_pending_proposals,
+                 "writes the leader holds waiting to be applied; more are refused with RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-pending-mb", config.max_pending_mib,
+                 "MiB of writes the leader holds waiting to be applied; more are refused with "
+                 "RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 20))
       ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

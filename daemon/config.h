@@ -22,6 +22,9 @@ struct DaemonConfig {
   // member (kvctl member add); it waits, empty, until the leader calls.
   // Ignored once the data directory holds a log.
   std::string initial_cluster_state = "new";
+  // A backup (kvctl snapshot save) a new cluster is founded from: every
+  // founding member is given the same file and an empty data directory.
+  std::string restore;
   std::string listen_peer;
   std::string listen_client;
   std::string listen_metrics;  // HOST:PORT for GET /metrics (Prometheus); empty: none
@@ -48,6 +51,11 @@ struct DaemonConfig {
   // The health service says NOT_SERVING while more committed entries than
   // this are still to be applied here (daemon/health_reporter.h).
   std::uint64_t health_max_lag = 1000;
+  // Limits (docs/operations.md, "Limits and back-pressure").
+  std::uint64_t max_request_bytes = 4 << 20;       // a client request on the wire
+  std::uint64_t max_concurrent_requests = 10'000;  // KV calls in flight at this member
+  std::uint64_t max_pending_proposals = 4096;      // writes waiting to be applied at the leader
+  std::uint64_t max_pending_mib = 64;              // ... and their bytes
   // TLS (daemon/credentials.h). Clients: the endpoint's certificate and key,
   // and the CA that signs client certificates, which --client-cert-auth
   // requires. Peers: mutual TLS, all three files or none.

@@ -60,6 +60,13 @@ std::string render_metrics(const MetricsSources& sources) {
   out.counter("raftkv_proposals_failed_total",
               "Writes proposed here that failed: not the leader, dropped, timed out or stopped.",
               d(metrics.proposals_failed.load()));
+  out.counter("raftkv_proposals_refused_total",
+              "Writes refused before they were proposed: over the pending limits (RESOURCE_EXHAUSTED).",
+              d(metrics.proposals_refused.load()));
+  out.gauge("raftkv_pending_proposals", "Writes admitted here and not answered yet.",
+            d(sources.server->pending_proposals()));
+  out.gauge("raftkv_pending_proposal_bytes", "Bytes of the writes admitted here and not answered yet.",
+            d(sources.server->pending_proposal_bytes()));
   out.histogram("raftkv_proposal_duration_seconds", "From proposing a write here to its answer, either way.",
                 metrics.proposal_duration.read());
   out.histogram("raftkv_disk_sync_duration_seconds", "Writing log entries and hard state to disk with fsync.",

@@ -37,6 +37,7 @@
 #include "daemon/metrics_exporter.h"
 #include "daemon/metrics_server.h"
 #include "daemon/node_storage.h"
+#include "daemon/restore.h"
 #include "kvstore/admin_service.h"
 #include "kvstore/kv_service.h"
 #include "raft/grpc_transport.h"
@@ -124,6 +125,14 @@ int main(int argc, char** argv) {
   options.snapshot_entries = config.snapshot_entries;
   options.compaction_margin = config.compaction_margin;
   options.join_existing_cluster = config.initial_cluster_state == "existing";
+  options.max_pending_proposals = static_cast<std::size_t>(config.max_pending_proposals);
+  options.max_pending_bytes = static_cast<std::size_t>(config.max_pending_mib) << 20;
+  std::unique_ptr<raft::StandaloneSnapshotFile> backup;
+  if (!config.restore.empty()) {
+    auto founding = raftkv::founding_state_from_backup(config.restore, *node.raft(), backup);
+    if (!founding.ok()) return fail(1, founding.error().message);
+    options.founding_state = std::move(founding).value();
+  }
   raft::Server server(options, node.raft(), node.snapshots(), transport, directory->peers(), node.store());
   if (raft::Status started = server.start(); !started.ok()) return fail(1, started.error().to_string());
 
@@ -133,6 +142,7 @@ int main(int argc, char** argv) {
   kv_options.client_addresses = directory->client_addresses();
   kv_options.leader_wait = config.election_ticks * options.tick_interval * 2;  // the longest election timeout
   kv_options.forward_credentials = credentials.forwarding;
+  kv_options.max_in_flight = static_cast<std::size_t>(config.max_concurrent_requests);
   kv::KvService kv_service(kv_options, server, *node.store());
   kv::AdminService admin_service(kv::AdminServiceOptions{config.cluster_id, config.id, config.data_dir,
                                                          kv_options.leader_wait, credentials.forwarding},
@@ -151,7 +161,8 @@ int main(int argc, char** argv) {
   int client_port = 0;
   builder.AddListeningPort(config.listen_client, credentials.client_endpoint, &client_port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a busy port is an error, not shared
-  builder.SetMaxReceiveMessageSize(4 << 20);                // a request is at most a 1 MiB value and its key
+  // A put is at most a 1 MiB value and its key; a transaction may carry more.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
   // Each call waits for its entry on a thread of the sync server; by default
   // gRPC keeps two idle ones and ends the rest, so under load it made and
   // ended threads all the time (864 clone() calls in 6 s at 64 clients).

@@ -6,6 +6,7 @@
 
 #include "kvstore/directory_size.h"
 #include "kvstore/leader_routing.h"
+#include "raft/snapshot_file.h"
 
 namespace kv {
 
@@ -37,6 +38,73 @@ void AdminService::fill(api::ResponseHeader& header, const raft::ServerStatus& s
   header.set_member_id(options_.member_id);
   header.set_term(status.term);
   header.set_revision(status.applied_index);
+}
+
+namespace {
+
+// A snapshot file written straight onto a gRPC stream, a chunk at a time
+// (the stream's flow control holds the writer back when the client reads
+// slowly, so memory stays at one chunk).
+class StreamedSnapshotFile final : public raft::SnapshotFileWriter {
+ public:
+  static constexpr std::size_t kChunkBytes = 1 << 20;
+
+  explicit StreamedSnapshotFile(grpc::ServerWriter<api::SnapshotChunk>& stream) : stream_(stream) {}
+
+  raft::Status append(std::string_view bytes) override {
+    buffer_.append(bytes);
+    size_ += bytes.size();
+    return buffer_.size() >= kChunkBytes ? flush() : raft::Status{};
+  }
+  std::uint64_t size() const override { return size_; }
+  raft::Status commit() override { return buffer_.empty() ? raft::Status{} : flush(); }
+
+ private:
+  raft::Status flush() {
+    api::SnapshotChunk chunk;
+    chunk.set_data(std::move(buffer_));
+    buffer_.clear();
+    if (!stream_.Write(chunk)) return raft::Error{raft::ErrorCode::kStopped, "the client stopped reading"};
+    return {};
+  }
+
+  grpc::ServerWriter<api::SnapshotChunk>& stream_;
+  std::string buffer_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace
+
+grpc::Status AdminService::SnapshotSave(grpc::ServerContext* context, const api::SnapshotSaveRequest*,
+                                        grpc::ServerWriter<api::SnapshotChunk>* writer) {
+  // Every write acknowledged before this call is applied here once the read
+  // point is; a view taken after that holds them all.
+  std::future<raft::Result<raft::Index>> read_point = server_.read_index();
+  const Clock::time_point wait_until = std::min(context->deadline(), Clock::now() + std::chrono::seconds(30));
+  if (read_point.wait_until(wait_until) != std::future_status::ready) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "no linearizable read point in time for the backup");
+  }
+  const raft::Result<raft::Index> point = read_point.get();
+  if (!point.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "no linearizable read point for the backup: " + point.error().to_string());
+  }
+  raft::Result<std::unique_ptr<raft::StateMachineView>> view = store_.consistent_view();
+  if (!view.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, view.error().to_string());
+  raft::pb::SnapshotMetadata header;
+  header.set_index(view.value()->index());
+  StreamedSnapshotFile file(*writer);
+  raft::snapshot_file::Encoder encoder(file, header);
+  if (raft::Status written = view.value()->write(encoder); !written.ok()) {
+    return grpc::Status(context->IsCancelled() ? grpc::StatusCode::CANCELLED : grpc::StatusCode::INTERNAL,
+                        "the backup failed: " + written.error().to_string());
+  }
+  const raft::Result<raft::pb::SnapshotMetadata> finished = encoder.finish();
+  if (!finished.ok()) return grpc::Status(grpc::StatusCode::CANCELLED, finished.error().to_string());
+  if (raft::Status flushed = file.commit(); !flushed.ok())
+    return grpc::Status(grpc::StatusCode::CANCELLED, flushed.error().to_string());
+  return grpc::Status::OK;
 }
 
 grpc::Status AdminService::Status(grpc::ServerContext*, const api::StatusRequest* request,

@@ -52,6 +52,10 @@ class AdminService final : public raftkv::api::Admin::Service {
                              raftkv::api::MemberChangeResponse* response) override;
   grpc::Status MemberRemove(grpc::ServerContext* context, const raftkv::api::MemberRemoveRequest* request,
                             raftkv::api::MemberChangeResponse* response) override;
+  // A backup from this member (any member: it first gets a linearizable
+  // read point, so it holds every write acknowledged before the call).
+  grpc::Status SnapshotSave(grpc::ServerContext* context, const raftkv::api::SnapshotSaveRequest* request,
+                            grpc::ServerWriter<raftkv::api::SnapshotChunk>* writer) override;
 
  private:
   using Clock = std::chrono::system_clock;

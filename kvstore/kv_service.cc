@@ -234,6 +234,10 @@ struct Refusal {
 Refusal refusal_of(const raft::Error& error) {
   switch (error.code) {
     case raft::ErrorCode::kTimeout: return {grpc::StatusCode::DEADLINE_EXCEEDED, error.message};
+    case raft::ErrorCode::kExpired:
+      return {grpc::StatusCode::DEADLINE_EXCEEDED, "the write was not applied: " + error.message, true};
+    case raft::ErrorCode::kOverloaded:
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, "the write was not applied: " + error.message, true};
     case raft::ErrorCode::kProposalDropped:
       return {grpc::StatusCode::UNAVAILABLE, "the write was lost to a leader change and not applied", true};
     case raft::ErrorCode::kNotLeader:
@@ -312,35 +316,38 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
         // log (the store never lets it run backwards).
         command.set_cluster_time_ms(static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count()));
-        server_.propose(command.SerializeAsString(),
-                        [this, call, request, respond, take, check](raft::Result<raft::Applied> applied) {
-                          const InFlight done(*this);  // released last
-                          if (!applied.ok()) {
-                            const Refusal refusal = refusal_of(applied.error());
-                            // UNAVAILABLE says where the leader is, when known.
-                            call->finish(refusal.code == grpc::StatusCode::UNAVAILABLE
-                                             ? unavailable(refusal.message)
-                                             : grpc::Status(refusal.code, refusal.message),
-                                         {}, refusal.not_applied);
-                            return;
-                          }
-                          pb::CommandResult result;
-                          if (!result.ParseFromString(applied.value().result)) {
-                            call->finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                                                      "the state machine's answer is unreadable"));
-                            return;
-                          }
-                          if (!result.error().empty()) {
-                            call->finish(invalid(result.error()));
-                            return;
-                          }
-                          Response answer = take(result);
-                          fill(*answer.mutable_header(), answer.header().revision());
-                          const grpc::Status status = check(*request, answer);
-                          call->finish(status, [&] {
-                            if (status.ok()) respond(answer);
-                          });
-                        });
+        server_.propose(
+            command.SerializeAsString(),
+            [this, call, request, respond, take, check](raft::Result<raft::Applied> applied) {
+              const InFlight done(*this);  // released last
+              if (!applied.ok()) {
+                const Refusal refusal = refusal_of(applied.error());
+                // UNAVAILABLE says where the leader is, when known.
+                call->finish(refusal.code == grpc::StatusCode::UNAVAILABLE
+                                 ? unavailable(refusal.message)
+                                 : grpc::Status(refusal.code, refusal.message),
+                             {}, refusal.not_applied);
+                return;
+              }
+              pb::CommandResult result;
+              if (!result.ParseFromString(applied.value().result)) {
+                call->finish(
+                    grpc::Status(grpc::StatusCode::INTERNAL, "the state machine's answer is unreadable"));
+                return;
+              }
+              if (!result.error().empty()) {
+                call->finish(invalid(result.error()));
+                return;
+              }
+              Response answer = take(result);
+              fill(*answer.mutable_header(), answer.header().revision());
+              const grpc::Status status = check(*request, answer);
+              call->finish(status, [&] {
+                if (status.ok()) respond(answer);
+              });
+            },
+            // Not proposed at all once the caller has given up.
+            std::chrono::steady_clock::now() + (deadline - Clock::now()));
       });
   return call->reactor();
 }

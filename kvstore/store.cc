@@ -276,6 +276,30 @@ std::unique_ptr<raft::StateMachineView> Store::view() {
   return std::make_unique<StoreView>(db_.get(), std::move(family), applied_, db_->GetSnapshot());
 }
 
+raft::Result<std::unique_ptr<raft::StateMachineView>> Store::consistent_view() const {
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> family = active();
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  std::string value;
+  Index index = 0;
+  const rocksdb::Status read = db_->Get(options, family.get(), keys::kApplied, &value);
+  if (read.ok()) {
+    const std::optional<std::string_view> payload = record::open(value);
+    const std::optional<std::uint64_t> stored = payload ? record::from_big_endian(*payload, 8) : std::nullopt;
+    if (!stored) {
+      db_->ReleaseSnapshot(snapshot);
+      return Error{ErrorCode::kStorage, "applied index record is corrupt"};
+    }
+    index = *stored;
+  } else if (!read.IsNotFound()) {
+    db_->ReleaseSnapshot(snapshot);
+    return Error{ErrorCode::kStorage, "cannot read the applied index: " + read.ToString()};
+  }
+  return std::unique_ptr<raft::StateMachineView>(
+      std::make_unique<StoreView>(db_.get(), std::move(family), index, snapshot));
+}
+
 Status Store::restore(Index index, raft::SnapshotSource& source) {
   const std::uint64_t next = generation() + 1;
   rocksdb::ColumnFamilyHandle* raw = nullptr;

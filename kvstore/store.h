@@ -62,6 +62,10 @@ class Store final : public raft::StateMachine {
   raft::Result<std::vector<std::string>> apply_all(std::span<const raft::CommittedCommand> commands) override;
   raft::Index applied_index() const override;
   std::unique_ptr<raft::StateMachineView> view() override;
+  // The same, from any thread (a backup): its index is read from the same
+  // RocksDB snapshot as its data, so the two agree whatever is applied
+  // meanwhile. Null if the applied index cannot be read.
+  raft::Result<std::unique_ptr<raft::StateMachineView>> consistent_view() const;
   raft::Status restore(raft::Index index, raft::SnapshotSource& source) override;
 
   // Why `command` would be refused (empty or oversized keys or values, an

@@ -20,6 +20,8 @@ enum class ErrorCode {
   kInvalidArgument,
   kFailedPrecondition,  // a valid request the cluster's state does not allow now
   kStorage,             // the disk failed; the node cannot go on safely
+  kOverloaded,          // refused before it was proposed: too much is waiting already
+  kExpired,             // its deadline passed before it was proposed; it never will be
 };
 
 std::string_view to_string(ErrorCode code);

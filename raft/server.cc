@@ -130,16 +130,42 @@ Status Server::bootstrap(PersistentState& state, const std::vector<Peer>& founde
     member->set_id(founder.id);
     member->set_address(founder.address);
   }
+  state.hard_state.set_term(1);
+  if (options_.founding_state) return found_from_state(state, configuration);
   pb::Entry entry;
   entry.set_term(1);
   entry.set_index(1);
   entry.set_type(pb::ENTRY_CONFIGURATION);
   entry.set_data(configuration.SerializeAsString());
-  state.hard_state.set_term(1);
   state.entries = {entry};
   spdlog::info("raft node {}: founding a cluster of {}", options_.core.id,
                Membership(configuration).describe());
   return storage_->save(&state.hard_state, state.entries, true);
+}
+
+Status Server::found_from_state(PersistentState& state, const pb::Configuration& configuration) {
+  const ServerOptions::FoundingState& founding = *options_.founding_state;
+  pb::SnapshotMetadata header;
+  header.set_index(std::max<Index>(founding.index, 1));
+  header.set_term(1);
+  *header.mutable_configuration() = configuration;
+  Result<std::unique_ptr<SnapshotFileWriter>> writer = snapshots_->create(header.index());
+  if (!writer.ok()) return writer.error();
+  snapshot_file::Encoder encoder(*writer.value(), header);
+  if (Status written = founding.write(encoder); !written.ok()) return written;
+  Result<pb::SnapshotMetadata> finished = encoder.finish();
+  if (!finished.ok()) return finished.error();
+  if (Status committed = writer.value()->commit(); !committed.ok()) return committed;
+  // The snapshot's bytes are durable; recording it makes it the node's.
+  if (Status saved = storage_->save(&state.hard_state, {}, true); !saved.ok()) return saved;
+  if (Status recorded = storage_->save_snapshot(finished.value()); !recorded.ok()) return recorded;
+  spdlog::info("raft node {}: founding a cluster of {} from a snapshot at index {} ({} bytes)",
+               options_.core.id, Membership(configuration).describe(), finished.value().index(),
+               finished.value().size());
+  Result<PersistentState> reloaded = storage_->load();
+  if (!reloaded.ok()) return reloaded.error();
+  state = std::move(reloaded).value();
+  return {};
 }
 
 void Server::update_transport_peers() {
@@ -301,14 +327,32 @@ std::future<Result<Applied>> Server::propose(std::string command) {
   return future;
 }
 
-void Server::propose(std::string command, ProposalDone done) {
+void Server::propose(std::string command, ProposalDone done, std::chrono::steady_clock::time_point deadline) {
+  const std::size_t bytes = command.size();
+  const std::size_t count = pending_count_.fetch_add(1) + 1;
+  const std::size_t total_bytes = pending_bytes_.fetch_add(bytes) + bytes;
+  if (count > options_.max_pending_proposals || total_bytes > options_.max_pending_bytes) {
+    pending_count_.fetch_sub(1);
+    pending_bytes_.fetch_sub(bytes);
+    ++metrics_.proposals_refused;
+    done(Error{ErrorCode::kOverloaded,
+               "node " + std::to_string(options_.core.id) + " has " + std::to_string(count - 1) +
+                   " writes (" + std::to_string(total_bytes - bytes) +
+                   " bytes) waiting to be applied; its limit is " +
+                   std::to_string(options_.max_pending_proposals) + " writes or " +
+                   std::to_string(options_.max_pending_bytes) + " bytes: back off and retry"});
+    return;
+  }
   const auto proposed = std::chrono::steady_clock::now();
-  enqueue(
-      ProposeRequest{std::move(command), [this, proposed, done = std::move(done)](Result<Applied> result) {
-                       metrics_.proposal_duration.observe(std::chrono::steady_clock::now() - proposed);
-                       ++(result.ok() ? metrics_.proposals_committed : metrics_.proposals_failed);
-                       done(std::move(result));
-                     }});
+  enqueue(ProposeRequest{std::move(command),
+                         [this, proposed, bytes, done = std::move(done)](Result<Applied> result) {
+                           pending_count_.fetch_sub(1);
+                           pending_bytes_.fetch_sub(bytes);
+                           metrics_.proposal_duration.observe(std::chrono::steady_clock::now() - proposed);
+                           ++(result.ok() ? metrics_.proposals_committed : metrics_.proposals_failed);
+                           done(std::move(result));
+                         },
+                         deadline});
 }
 
 std::future<Result<Index>> Server::read_index() {
@@ -392,7 +436,13 @@ bool Server::handle(Input& input) {
   if (auto* message = std::get_if<pb::Message>(&input)) {
     core_->step(*message);
   } else if (auto* propose = std::get_if<ProposeRequest>(&input)) {
-    track_proposal(core_->propose(std::move(propose->command)), std::move(propose->done));
+    if (std::chrono::steady_clock::now() >= propose->deadline) {
+      // Its caller has its answer (a timeout) already: proposing it now
+      // would only spend the log on a write nobody waits for.
+      propose->done(Error{ErrorCode::kExpired, "the deadline passed before the write was proposed"});
+    } else {
+      track_proposal(core_->propose(std::move(propose->command)), std::move(propose->done));
+    }
   } else if (auto* change = std::get_if<MembershipRequest>(&input)) {
     track_proposal(core_->change_membership(change->change), std::move(change->done));
   } else if (auto* read = std::get_if<ReadRequest>(&input)) {

@@ -73,9 +73,28 @@ struct ServerOptions {
   // log or snapshot already on disk neither matters: the configuration is
   // in there.
   bool join_existing_cluster = false;
+  // Founding a cluster from a backup: a bootstrapping node with empty
+  // storage starts from this state instead of an empty one. It becomes a
+  // snapshot at `index`, term 1, carrying the founders' configuration, and
+  // the log continues after it -- so every founder given the same blocks
+  // holds the same snapshot, and a member added later receives the data by
+  // InstallSnapshot. `write` writes the state machine's blocks, in order.
+  struct FoundingState {
+    Index index = 1;
+    std::function<Status(SnapshotSink& sink)> write;
+  };
+  std::optional<FoundingState> founding_state;
   // A leadership transfer that has not completed after this long is
   // reported as failed; zero means three maximum election timeouts.
   std::chrono::milliseconds transfer_timeout{0};
+  // Back-pressure: proposals waiting here to be applied (queued, in the log
+  // uncommitted, or committed and not yet applied), by count and by bytes
+  // of command. Beyond either, propose() fails at once with kOverloaded,
+  // so a leader facing more clients than it can serve keeps its latency
+  // and memory bounded and tells the surplus to back off, instead of
+  // queueing without end.
+  std::size_t max_pending_proposals = 4096;
+  std::size_t max_pending_bytes = 64 << 20;
 };
 
 // A committed proposal: where it is in the log and what the state machine
@@ -130,16 +149,19 @@ class Server {
   // Replicates `command`; the future holds its index and the state
   // machine's result once applied here, or an error: kNotLeader (with the
   // leader's id when known), kProposalDropped if another leader overwrote
-  // it, kStopped. A proposal accepted by a leader that then loses contact
+  // it, kStopped, kOverloaded (over ServerOptions::max_pending_*; not
+  // proposed). A proposal accepted by a leader that then loses contact
   // stays pending until its index commits here, one way or the other; wait
   // with a deadline, and treat a timeout as "outcome unknown", not "failed".
   std::future<Result<Applied>> propose(std::string command);
   // The same, with `done` called instead (once, on one of the server's
   // threads -- usually the apply thread -- so it must be quick and must not
   // call back into the server and wait). For callers that serve many
-  // requests without a thread waiting on each.
+  // requests without a thread waiting on each. A proposal still queued at
+  // `deadline` (its caller gave up) is never proposed: kExpired.
   using ProposalDone = std::function<void(Result<Applied>)>;
-  void propose(std::string command, ProposalDone done);
+  void propose(std::string command, ProposalDone done,
+               std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
   // A linearizable read point (§6.4): once the future holds an index, this
   // node's state machine has applied at least that far, and reading it
@@ -167,6 +189,9 @@ class Server {
   // Counters and timings since start (raft/server_metrics.h); read them at
   // any time from any thread.
   const ServerMetrics& metrics() const { return metrics_; }
+  // Proposals admitted and not answered yet, and their bytes of command.
+  std::size_t pending_proposals() const { return pending_count_.load(std::memory_order_relaxed); }
+  std::size_t pending_proposal_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
   // Core::removed(), without copying the status: cheap enough to ask per request.
   bool removed() const { return removed_.load(std::memory_order_relaxed); }
 
@@ -182,6 +207,7 @@ class Server {
   struct ProposeRequest {
     std::string command;
     ProposalDone done;
+    std::chrono::steady_clock::time_point deadline;
   };
   struct ReadRequest {
     ReadDone done;
@@ -235,6 +261,8 @@ class Server {
   Status restore_state_machine(const pb::SnapshotMetadata& snapshot);
   void maybe_take_snapshot();
   void log_role_change(const SoftState& now);
+  // bootstrap() from ServerOptions::founding_state.
+  Status found_from_state(PersistentState& state, const pb::Configuration& configuration);
   Status bootstrap(PersistentState& state, const std::vector<Peer>& founders);
   // Transport peers: the members of the configuration in force and the
   // discovered ones, at the discovered address when there is one (DNS may
@@ -268,6 +296,9 @@ class Server {
   std::uint64_t configuration_version_ = 0;                 // MembershipHistory::version() of it
   std::atomic<bool> removed_{false};
   ServerMetrics metrics_;
+  // Admitted proposals not answered yet (ServerOptions::max_pending_*).
+  std::atomic<std::size_t> pending_count_{0};
+  std::atomic<std::size_t> pending_bytes_{0};
   NodeId last_leader_seen_ = kNoNode;  // raft thread: for metrics_.leader_changes
   struct PendingTransfer {
     NodeId target = kNoNode;

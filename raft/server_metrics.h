@@ -39,7 +39,8 @@ class DurationHistogram {
 struct ServerMetrics {
   std::atomic<std::uint64_t> leader_changes{0};       // this node saw a new leader (or none) take over
   std::atomic<std::uint64_t> proposals_committed{0};  // applied and answered
-  std::atomic<std::uint64_t> proposals_failed{0};     // refused, dropped, timed out or stopped
+  std::atomic<std::uint64_t> proposals_failed{0};     // not leader, dropped, expired or stopped
+  std::atomic<std::uint64_t> proposals_refused{0};    // over ServerOptions::max_pending_* (not counted above)
   DurationHistogram proposal_duration;                // propose() to the answer, either way
   DurationHistogram disk_sync_duration;               // writing the log and hard state with fsync
   std::atomic<std::uint64_t> snapshots_taken{0};

@@ -71,18 +71,37 @@ Result<std::string> Decoder::read_frame() {
   return std::string(*payload);
 }
 
+Result<pb::SnapshotMetadata> Decoder::read_header() {
+  Result<std::string> magic = store_.read(snapshot_.index(), 0, kMagic.size());
+  if (!magic.ok()) return magic.error();
+  if (magic.value() != kMagic) return damaged("it does not start with the snapshot file's mark");
+  offset_ = kMagic.size();
+  Result<std::string> header_frame = read_frame();
+  if (!header_frame.ok()) return header_frame.error();
+  pb::SnapshotMetadata header;
+  if (!header.ParseFromString(header_frame.value())) return damaged("its header is unreadable");
+  return header;
+}
+
+Result<pb::SnapshotMetadata> read_metadata(SnapshotStore& store, Index index) {
+  pb::SnapshotMetadata probe;
+  probe.set_index(index);
+  Decoder decoder(store, probe);
+  Result<pb::SnapshotMetadata> read = decoder.read_header();
+  if (!read.ok()) return read;
+  Result<std::uint64_t> size = store.size(index);
+  if (!size.ok()) return size.error();
+  pb::SnapshotMetadata header = std::move(read).value();
+  header.set_size(size.value());
+  return header;
+}
+
 Result<bool> Decoder::next(std::string& block) {
   if (ended_) return false;
   if (!header_checked_) {
-    Result<std::string> magic = store_.read(snapshot_.index(), 0, kMagic.size());
-    if (!magic.ok()) return magic.error();
-    if (magic.value() != kMagic) return damaged("it does not start with the snapshot file's mark");
-    offset_ = kMagic.size();
-    Result<std::string> header_frame = read_frame();
-    if (!header_frame.ok()) return header_frame.error();
-    pb::SnapshotMetadata header;
-    if (!header.ParseFromString(header_frame.value()) || header.index() != snapshot_.index() ||
-        header.term() != snapshot_.term()) {
+    Result<pb::SnapshotMetadata> header = read_header();
+    if (!header.ok()) return header.error();
+    if (header.value().index() != snapshot_.index() || header.value().term() != snapshot_.term()) {
       return damaged("its header does not name snapshot " + std::to_string(snapshot_.index()) + " at term " +
                      std::to_string(snapshot_.term()));
     }

@@ -49,6 +49,9 @@ class Decoder final : public SnapshotSource {
   Result<bool> next(std::string& block) override;
 
  private:
+  friend Result<pb::SnapshotMetadata> read_metadata(SnapshotStore& store, Index index);
+  // The magic and the header frame, parsed but not compared with snapshot_.
+  Result<pb::SnapshotMetadata> read_header();
   Result<std::string> read_frame();
   Error damaged(const std::string& what) const;
 
@@ -58,6 +61,11 @@ class Decoder final : public SnapshotSource {
   bool header_checked_ = false;
   bool ended_ = false;
 };
+
+// The metadata a snapshot file at `index` of `store` carries in its header,
+// with its size: how to open a file whose index and term are not known yet
+// (a backup). Only the header is checked; verify() checks the rest.
+Result<pb::SnapshotMetadata> read_metadata(SnapshotStore& store, Index index);
 
 // Reads the whole file once, checking every frame: a received snapshot
 // passes this before it is installed.

@@ -24,6 +24,8 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kInvalidArgument: return "invalid argument";
     case ErrorCode::kFailedPrecondition: return "refused";
     case ErrorCode::kStorage: return "storage failure";
+    case ErrorCode::kOverloaded: return "overloaded";
+    case ErrorCode::kExpired: return "expired";
   }
   return "unknown";
 }

@@ -33,9 +33,10 @@ class ProcessCluster : public ::testing::Test {
     }
     for (int id = 1; id <= size; ++id) {
       arguments_[id] = "--id " + std::to_string(id) + " --cluster-id 9 --data-dir " +
-                       scratch_.sub("node-" + std::to_string(id)) + " --listen-peer " + peer_[id] +
-                       " --listen-client " + client_[id] + " --peers " + peers + " --clients " + clients +
-                       " --tick-ms 20 " + extra_flags + (member_flags_ ? " " + member_flags_(id) : "");
+                       scratch_.sub(data_directory_prefix_ + std::to_string(id)) + " --listen-peer " +
+                       peer_[id] + " --listen-client " + client_[id] + " --peers " + peers + " --clients " +
+                       clients + " --tick-ms 20 " + extra_flags +
+                       (member_flags_ ? " " + member_flags_(id) : "");
       start(id);
     }
   }
@@ -98,6 +99,9 @@ class ProcessCluster : public ::testing::Test {
   }
 
   raft::testing::TemporaryDirectory scratch_;
+  // Member i keeps its data in scratch_/<prefix>i: change it to start a
+  // second cluster next to (or after) the first.
+  std::string data_directory_prefix_ = "node-";
   // Flags for one member only (its own certificate, say).
   std::function<std::string(int id)> member_flags_;
   // How kv() and admin() connect.

@@ -315,6 +315,74 @@ TEST(ServerMembership, ARemovedFollowerLearnsItAndStopsCampaigning) {
   EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition);
 }
 
+// Back-pressure: a leader that cannot commit (its followers are gone) holds
+// at most max_pending_proposals writes, or max_pending_bytes of them, and
+// refuses the next at once with kOverloaded instead of queueing it; once the
+// backlog drains it admits again.
+TEST(ServerLimits, ALeaderHoldsAtMostItsPendingLimitAndRefusesTheRestAtOnce) {
+  ServerCluster cluster(3, [](ServerOptions& options) {
+    options.core.check_quorum = false;  // it stays leader, alone
+    options.max_pending_proposals = 50;
+    options.max_pending_bytes = 1000;
+  });
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_EQ(expect_all_ok(propose_all(cluster.server(leader), "x", 1)), 1u);
+  std::vector<NodeId> followers;
+  for (NodeId id = 1; id <= 3; ++id) {
+    if (id != leader) followers.push_back(id);
+  }
+  for (NodeId id : followers) cluster.stop(id);
+  Server& server = cluster.server(leader);
+
+  std::vector<std::future<Result<Applied>>> admitted;
+  for (int i = 0; i < 50; ++i) admitted.push_back(server.propose("w" + std::to_string(i)));
+  EXPECT_EQ(server.pending_proposals(), 50u);
+  auto refused = server.propose("one too many");
+  ASSERT_EQ(refused.wait_for(0s), std::future_status::ready) << "refused at once, not queued";
+  const Result<Applied> result = refused.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kOverloaded);
+  EXPECT_NE(result.error().message.find("50 writes"), std::string::npos) << result.error().message;
+  EXPECT_EQ(server.pending_proposals(), 50u) << "the refusal took nothing";
+  EXPECT_EQ(server.metrics().proposals_refused.load(), 1u);
+
+  // The followers come back: the backlog commits, and there is room again.
+  for (NodeId id : followers) cluster.start(id);
+  for (auto& future : admitted) {
+    ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
+    EXPECT_TRUE(future.get().ok());
+  }
+  EXPECT_TRUE(
+      eventually([&] { return server.pending_proposals() == 0 && server.pending_proposal_bytes() == 0; }));
+  // By bytes: a 600-byte write fits, a second does not.
+  for (NodeId id : followers) cluster.stop(id);
+  auto big = server.propose(std::string(600, 'b'));
+  const Result<Applied> second = server.propose(std::string(600, 'c')).get();
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kOverloaded);
+  for (NodeId id : followers) cluster.start(id);
+  ASSERT_EQ(big.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(big.get().ok());
+}
+
+// End-to-end deadlines: a write still queued when its caller's deadline
+// passed is never proposed.
+TEST(ServerLimits, AWriteWhoseDeadlinePassedBeforeItWasProposedIsNeverProposed) {
+  ServerCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  Server& server = cluster.server(leader);
+  const Index before = server.status().last_log_index;
+  std::promise<Result<Applied>> answer;
+  server.propose(
+      "too late", [&](Result<Applied> result) { answer.set_value(std::move(result)); },
+      std::chrono::steady_clock::now() - 1ms);
+  const Result<Applied> result = answer.get_future().get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kExpired);
+  EXPECT_EQ(expect_all_ok(propose_all(server, "after", 1)), 1u);
+  EXPECT_EQ(server.status().last_log_index, before + 1) << "only the second write reached the log";
+}
+
 TEST(Server, StoppingFailsPendingRequestsInsteadOfLeavingThemHanging) {
   ServerCluster cluster(3);
   const NodeId leader = cluster.wait_for_leader();

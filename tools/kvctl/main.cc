@@ -29,10 +29,13 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <thread>
 
@@ -40,6 +43,8 @@
 #include "kvstore/status_code.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/dns_resolver.h"
+#include "raft/snapshot_file.h"
+#include "raft/standalone_snapshot_file.h"
 #include "raft/tls_credentials.h"
 #include "tools/kvctl/bench.h"
 
@@ -251,6 +256,80 @@ void print_members(const google::protobuf::RepeatedPtrField<api::Member>& member
   }
 }
 
+// Checks a backup file end to end (every frame's checksum, the end mark);
+// returns what it holds, or says what is wrong with it.
+raft::Result<raft::pb::SnapshotMetadata> verify_backup(const std::string& path) {
+  auto file = raft::StandaloneSnapshotFile::open(path);
+  if (!file.ok()) return file.error();
+  auto metadata = raft::snapshot_file::read_metadata(*file.value(), 0);
+  if (!metadata.ok()) return metadata.error();
+  if (raft::Status intact = raft::snapshot_file::verify(*file.value(), metadata.value()); !intact.ok())
+    return intact.error();
+  return metadata;
+}
+
+// kvctl snapshot status: exit status 1 if the file is damaged.
+int check_backup(const std::string& path, bool as_json) {
+  const raft::Result<raft::pb::SnapshotMetadata> metadata = verify_backup(path);
+  if (!metadata.ok()) {
+    std::fprintf(stderr, "kvctl: %s is not a whole raftkv backup: %s\n", path.c_str(),
+                 metadata.error().to_string().c_str());
+    return 1;
+  }
+  const auto index = static_cast<unsigned long long>(metadata.value().index());
+  const auto bytes = static_cast<unsigned long long>(metadata.value().size());
+  if (as_json) {
+    std::printf("{\"file\":\"%s\",\"index\":%llu,\"bytes\":%llu}\n", path.c_str(), index, bytes);
+  } else {
+    std::printf("%s: a whole backup at index %llu, %llu bytes\n", path.c_str(), index, bytes);
+  }
+  return 0;
+}
+
+int failed(const grpc::Status& status);
+
+// Streams a backup from a member into PATH.part, makes it durable, checks
+// it and renames it to PATH: PATH is a whole backup, or untouched.
+int save_backup(Client& client, const std::string& path, bool as_json) {
+  const std::string part = path + ".part";
+  const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+    std::FILE* out = std::fopen(part.c_str(), "wb");
+    if (out == nullptr)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "cannot write " + part + ": " + std::strerror(errno));
+    auto stream = client.admin(at).SnapshotSave(&context, api::SnapshotSaveRequest());
+    api::SnapshotChunk chunk;
+    bool written = true;
+    while (written && stream->Read(&chunk))
+      written = std::fwrite(chunk.data().data(), 1, chunk.data().size(), out) == chunk.data().size();
+    if (!written) context.TryCancel();
+    grpc::Status finished = stream->Finish();
+    written = written && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
+    written = std::fclose(out) == 0 && written;
+    if (finished.ok() && !written)
+      finished = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "cannot write " + part + ": " + std::strerror(errno));
+    return finished;
+  });
+  if (!status.ok()) {
+    std::remove(part.c_str());
+    return failed(status);
+  }
+  // What was written is read back and checked before it replaces PATH.
+  if (const auto checked = verify_backup(part); !checked.ok()) {
+    std::fprintf(stderr, "kvctl: the backup received is damaged: %s\n", checked.error().to_string().c_str());
+    std::remove(part.c_str());
+    return 1;
+  }
+  if (std::rename(part.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "kvctl: cannot rename %s to %s: %s\n", part.c_str(), path.c_str(),
+                 std::strerror(errno));
+    std::remove(part.c_str());
+    return 1;
+  }
+  return check_backup(path, as_json);
+}
+
 int failed(const grpc::Status& status) {
   std::fprintf(stderr, "kvctl: %s: %s\n", kv::status_code_name(status.error_code()),
                status.error_message().c_str());
@@ -330,6 +409,14 @@ int main(int argc, char** argv) {
   CLI::App* endpoint_hash = endpoint->add_subcommand(
       "hash", "each endpoint's state digest and applied index (equal indexes must have equal digests)");
   endpoint->require_subcommand(1);
+  CLI::App* snapshot = app.add_subcommand("snapshot", "snapshot save FILE | snapshot status FILE");
+  std::string snapshot_file;
+  CLI::App* snapshot_save = snapshot->add_subcommand(
+      "save", "write a consistent backup of the cluster's data from a member to FILE (raftkvd --restore)");
+  snapshot_save->add_option("file", snapshot_file)->required();
+  CLI::App* snapshot_status = snapshot->add_subcommand("status", "check a backup FILE and say what it holds");
+  snapshot_status->add_option("file", snapshot_file)->required();
+  snapshot->require_subcommand(1);
   CLI::App* leader = app.add_subcommand("leader", "leader transfer ID");
   CLI::App* leader_transfer = leader->add_subcommand("transfer", "hand leadership to member ID");
   leader_transfer->add_option("id", target)->required()->check(CLI::PositiveNumber);
@@ -418,6 +505,9 @@ int main(int argc, char** argv) {
     bench_options.progress = !no_progress;
     return kvctl::run_bench(bench_options);
   }
+  if (snapshot_status->parsed()) return check_backup(snapshot_file, as_json);
+  // A backup takes as long as its data takes to stream: allow it ten minutes.
+  if (snapshot_save->parsed() && app.count("--command-timeout") == 0) options.command_timeout_s = 600;
   // A new voter first catches up, by snapshot if need be: allow it a minute.
   if (member_add->parsed() && !learner && app.count("--command-timeout") == 0) options.command_timeout_s = 60;
   const std::string connection_hint =
@@ -643,6 +733,7 @@ int main(int argc, char** argv) {
     }
     return result;
   }
+  if (snapshot_save->parsed()) return save_backup(client, snapshot_file, as_json);
   if (leader_transfer->parsed()) {
     api::TransferLeadershipRequest request;
     request.set_target(target);
