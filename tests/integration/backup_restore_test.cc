@@ -10,15 +10,16 @@
 #include <fstream>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "tests/integration/process_cluster.h"
 #include "tests/integration/read_file.h"
+#include "tests/integration/run_command.h"
 
 namespace raftkv {
 namespace {
 
 using namespace std::chrono_literals;
-using raft::testing::ChildProcess;
 using raft::testing::read_file;
 
 constexpr int kKeys = 100'000;
@@ -33,11 +34,9 @@ class BackupRestore : public ProcessCluster {
  protected:
   // Runs kvctl; returns its exit status and fills `output`.
   int kvctl(const std::string& arguments, std::string& output) {
-    const std::string file = scratch_.sub("kvctl.out");
-    ChildProcess process(
-        {"/bin/sh", "-c", "exec " + std::string(KVCTL) + " " + arguments + " >" + file + " 2>&1"});
-    const int status = process.wait_exit(120s).value_or(-1);
-    output = read_file(file);
+    int status = 0;
+    std::tie(status, output) =
+        raft::testing::run_command(std::string(KVCTL) + " " + arguments, scratch_.sub("kvctl.out"), 120s);
     return status;
   }
 
@@ -147,18 +146,18 @@ TEST_F(BackupRestore, AHundredThousandKeysRoundTripIntoANewCluster) {
   // A member whose data directory is not empty refuses to restore over it
   // (member 1 restarted with the same flags, --restore still among them).
   processes_[1].reset();
-  const std::string out = scratch_.sub("refused.txt");
-  ChildProcess over(
-      {"/bin/sh", "-c", "exec " + std::string(RAFTKVD) + " " + arguments_[1] + " >" + out + " 2>&1"});
-  EXPECT_EQ(over.wait_exit(30s), 1);
-  EXPECT_NE(read_file(out).find("already holds a member's data"), std::string::npos) << read_file(out);
-  ChildProcess broken({"/bin/sh", "-c",
-                       "exec " + std::string(RAFTKVD) + " --id 1 --data-dir " + scratch_.sub("fresh") +
-                           " --listen-peer 127.0.0.1:" + std::to_string(raft::testing::free_port()) +
-                           " --listen-client 127.0.0.1:" + std::to_string(raft::testing::free_port()) +
-                           " --peers 1=127.0.0.1:1 --restore " + damaged + " >" + out + " 2>&1"});
-  EXPECT_EQ(broken.wait_exit(30s), 1);
-  EXPECT_NE(read_file(out).find("cannot restore from " + damaged), std::string::npos) << read_file(out);
+  const auto [over, over_output] = raft::testing::run_command(std::string(RAFTKVD) + " " + arguments_[1],
+                                                              scratch_.sub("refused.txt"), 30s);
+  EXPECT_EQ(over, 1);
+  EXPECT_NE(over_output.find("already holds a member's data"), std::string::npos) << over_output;
+  const auto [broken, broken_output] = raft::testing::run_command(
+      std::string(RAFTKVD) + " --id 1 --data-dir " + scratch_.sub("fresh") +
+          " --listen-peer 127.0.0.1:" + std::to_string(raft::testing::free_port()) +
+          " --listen-client 127.0.0.1:" + std::to_string(raft::testing::free_port()) +
+          " --peers 1=127.0.0.1:1 --restore " + damaged,
+      scratch_.sub("broken.txt"), 30s);
+  EXPECT_EQ(broken, 1);
+  EXPECT_NE(broken_output.find("cannot restore from " + damaged), std::string::npos) << broken_output;
 }
 
 }  // namespace

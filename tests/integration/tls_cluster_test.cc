@@ -6,16 +6,18 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "raft/tls_credentials.h"
 #include "tests/integration/process_cluster.h"
 #include "tests/integration/read_file.h"
+#include "tests/integration/run_command.h"
 #include "tests/integration/test_certificates.h"
 
 namespace raftkv {
 namespace {
 
 using namespace std::chrono_literals;
-using raft::testing::ChildProcess;
 using raft::testing::read_file;
 
 std::shared_ptr<grpc::ChannelCredentials> credentials(const std::string& cert, const std::string& key,
@@ -53,13 +55,11 @@ class TlsCluster : public ProcessCluster {
     return stub->Put(&context, request, &response);
   }
 
-  // Runs kvctl; returns its exit status and fills `output` (stdout and stderr).
+  // Runs kvctl; returns its exit status and fills `output`.
   int kvctl(const std::string& arguments, std::string& output) {
-    const std::string file = scratch_.sub("kvctl.out");
-    ChildProcess process(
-        {"/bin/sh", "-c", "exec " + std::string(KVCTL) + " " + arguments + " >" + file + " 2>&1"});
-    const int status = process.wait_exit(30s).value_or(-1);
-    output = read_file(file);
+    int status = 0;
+    std::tie(status, output) =
+        raft::testing::run_command(std::string(KVCTL) + " " + arguments, scratch_.sub("kvctl.out"), 30s);
     return status;
   }
 
@@ -163,11 +163,9 @@ TEST_F(TlsCluster, TlsFilesThatCannotWorkStopTheMemberWithOneLine) {
       {base + "--peer-cert-allowed-names member-2", "--peer-cert-allowed-names needs peer TLS"},
   };
   for (const auto& [arguments, expected] : cases) {
-    const std::string out = scratch_.sub("out.txt");
-    ChildProcess process(
-        {"/bin/sh", "-c", "exec " + std::string(RAFTKVD) + " " + arguments + " >" + out + " 2>&1"});
-    EXPECT_EQ(process.wait_exit(10s), 2) << arguments;
-    const std::string output = read_file(out);
+    const auto [status, output] =
+        raft::testing::run_command(std::string(RAFTKVD) + " " + arguments, scratch_.sub("out.txt"), 10s);
+    EXPECT_EQ(status, 2) << arguments;
     EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
     EXPECT_NE(output.find(expected), std::string::npos) << arguments << "\n" << output;
   }

@@ -122,6 +122,15 @@ std::vector<Result<Applied>> propose_all(Server& server, const std::string& pref
   return results;
 }
 
+// Nodes 1..size but `node`.
+std::vector<NodeId> others_than(NodeId node, NodeId size) {
+  std::vector<NodeId> others;
+  for (NodeId id = 1; id <= size; ++id) {
+    if (id != node) others.push_back(id);
+  }
+  return others;
+}
+
 std::size_t expect_all_ok(const std::vector<Result<Applied>>& results) {
   std::size_t ok = 0;
   for (const auto& result : results) {
@@ -276,10 +285,7 @@ TEST(ServerMembership, AChangeThatCannotCommitStaysPendingAndRefusesTheNextUntil
   ServerCluster cluster(3, [](ServerOptions& options) { options.core.check_quorum = false; });
   const NodeId leader = cluster.wait_for_leader();
   ASSERT_EQ(expect_all_ok(propose_all(cluster.server(leader), "x", 1)), 1u);
-  std::vector<NodeId> followers;
-  for (NodeId id = 1; id <= 3; ++id) {
-    if (id != leader) followers.push_back(id);
-  }
+  const std::vector<NodeId> followers = others_than(leader, 3);
   for (NodeId id : followers) cluster.stop(id);
   auto pending =
       cluster.server(leader).change_membership({MembershipChangeKind::kAddLearner, 4, "local:4", ""});
@@ -327,10 +333,7 @@ TEST(ServerLimits, ALeaderHoldsAtMostItsPendingLimitAndRefusesTheRestAtOnce) {
   });
   const NodeId leader = cluster.wait_for_leader();
   ASSERT_EQ(expect_all_ok(propose_all(cluster.server(leader), "x", 1)), 1u);
-  std::vector<NodeId> followers;
-  for (NodeId id = 1; id <= 3; ++id) {
-    if (id != leader) followers.push_back(id);
-  }
+  const std::vector<NodeId> followers = others_than(leader, 3);
   for (NodeId id : followers) cluster.stop(id);
   Server& server = cluster.server(leader);
 

@@ -14,6 +14,8 @@ packages=(
   # The metrics endpoint's HTTP server; promtool (in Debian's prometheus
   # package, which also brings a Prometheus server) validates its output.
   libcpp-httplib-dev prometheus
+  # Fuzzing (tools/dev/fuzz.sh): clang with libFuzzer's runtime.
+  clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format git
   # Tests: a real DNS server (dnsmasq-base: the binary, no system service
