@@ -58,6 +58,11 @@ void Core::handle_install_snapshot_response(const pb::Message& message) {
   if (found == followers_.end()) return;
   FollowerProgress& progress = found->second;
   const pb::InstallSnapshotResponse& response = message.install_snapshot_response();
+  // As for AppendEntries answers: no correct follower claims entries this
+  // leader never had (its snapshots and its log only grow while it leads).
+  // Counting such a claim could commit entries no majority holds. (Found by
+  // tests/fuzz/core_message_fuzzer.)
+  if (response.snapshot_index() > log_.last_index()) return;
   progress.recently_active = true;
   if (response.done()) {
     // The follower holds everything up to the snapshot's index.

@@ -79,6 +79,116 @@ class Observer {
   std::map<raft::Index, raft::Term> committed_terms_;
 };
 
+// A well-formed message of any kind, with indexes near the node's log and
+// terms near its own: what a confused, partitioned or stale peer could send.
+// (Raw protobuf bytes rarely decode into messages that get past the first
+// checks; these reach elections, commits, conflicts and snapshots.)
+raft::pb::Message structured_message(const raft::Core& core, FuzzedDataProvider& input) {
+  raft::pb::Message message;
+  message.set_from(input.ConsumeIntegralInRange<raft::NodeId>(1, 4));
+  message.set_to(1);
+  const raft::Term term = core.term() + input.ConsumeIntegralInRange<raft::Term>(0, 2) -
+                          (core.term() > 0 && input.ConsumeBool() ? 1 : 0);
+  message.set_term(term);
+  const raft::Index last = core.log().last_index();
+  auto near_index = [&] { return input.ConsumeIntegralInRange<raft::Index>(0, last + 3); };
+  auto some_term = [&] { return input.ConsumeIntegralInRange<raft::Term>(0, term); };
+  switch (input.ConsumeIntegralInRange(0, 8)) {
+    case 0: {
+      auto* vote = message.mutable_request_vote();
+      vote->set_last_log_index(near_index());
+      vote->set_last_log_term(some_term());
+      vote->set_pre_vote(input.ConsumeBool());
+      vote->set_leadership_transfer(input.ConsumeIntegralInRange(0, 7) == 0);
+      break;
+    }
+    case 1: {
+      auto* answer = message.mutable_request_vote_response();
+      answer->set_vote_granted(input.ConsumeBool());
+      answer->set_pre_vote(input.ConsumeBool());
+      answer->set_requester_removed(input.ConsumeIntegralInRange(0, 15) == 0);
+      break;
+    }
+    case 2: {
+      auto* append = message.mutable_append_entries();
+      const raft::Index prev = near_index();
+      append->set_prev_log_index(prev);
+      const std::optional<raft::Term> held = core.log().term_at(prev);
+      const raft::Term prev_term = held && input.ConsumeBool() ? *held : some_term();
+      append->set_prev_log_term(prev_term);
+      raft::Term entry_term = std::min(prev_term, term);
+      const int count = input.ConsumeIntegralInRange(0, 4);
+      for (int i = 1; i <= count; ++i) {
+        entry_term = input.ConsumeIntegralInRange<raft::Term>(entry_term, term);
+        raft::pb::Entry* entry = append->add_entries();
+        entry->set_index(prev + static_cast<raft::Index>(i));
+        entry->set_term(entry_term);
+        const int kind = input.ConsumeIntegralInRange(0, 9);
+        if (kind == 0) {
+          entry->set_type(raft::pb::ENTRY_NOOP);
+        } else if (kind == 1) {
+          entry->set_type(raft::pb::ENTRY_CONFIGURATION);
+          raft::pb::Configuration configuration;
+          for (raft::NodeId id = 1; id <= 4; ++id) {
+            const int role = input.ConsumeIntegralInRange(0, 2);  // voter, learner, not a member
+            raft::pb::Member* member = role == 0   ? configuration.add_voters()
+                                       : role == 1 ? configuration.add_learners()
+                                                   : nullptr;
+            if (member != nullptr) member->set_id(id);
+          }
+          entry->set_data(configuration.SerializeAsString());
+        } else {
+          entry->set_data("c");
+        }
+      }
+      append->set_leader_commit(near_index());
+      append->set_read_round(input.ConsumeIntegralInRange<std::uint64_t>(0, 3));
+      break;
+    }
+    case 3: {
+      auto* answer = message.mutable_append_entries_response();
+      answer->set_success(input.ConsumeBool());
+      answer->set_match_index(near_index());
+      answer->set_rejected_index(near_index());
+      answer->set_conflict_index(near_index());
+      answer->set_conflict_term(some_term());
+      answer->set_read_round(input.ConsumeIntegralInRange<std::uint64_t>(0, 3));
+      break;
+    }
+    case 4: {
+      auto* chunk = message.mutable_install_snapshot();
+      chunk->mutable_snapshot()->set_index(near_index() + input.ConsumeIntegralInRange<raft::Index>(0, 5));
+      chunk->mutable_snapshot()->set_term(some_term());
+      for (raft::NodeId id = 1; id <= 3; ++id)
+        chunk->mutable_snapshot()->mutable_configuration()->add_voters()->set_id(id);
+      chunk->mutable_snapshot()->set_size(input.ConsumeIntegralInRange<std::uint64_t>(0, 64));
+      chunk->set_offset(input.ConsumeIntegralInRange<std::uint64_t>(0, 64));
+      chunk->set_data(input.ConsumeRandomLengthString(64));
+      chunk->set_done(input.ConsumeBool());
+      break;
+    }
+    case 5: {
+      auto* answer = message.mutable_install_snapshot_response();
+      answer->set_snapshot_index(near_index());
+      answer->set_next_offset(input.ConsumeIntegralInRange<std::uint64_t>(0, 64));
+      answer->set_done(input.ConsumeBool());
+      break;
+    }
+    case 6: message.mutable_timeout_now(); break;
+    case 7:
+      message.mutable_read_index_request()->set_request_id(input.ConsumeIntegralInRange<std::uint64_t>(0, 7));
+      break;
+    case 8: {
+      auto* answer = message.mutable_read_index_response();
+      answer->set_request_id(input.ConsumeIntegralInRange<std::uint64_t>(0, 7));
+      answer->set_read_index(near_index());
+      answer->set_success(input.ConsumeBool());
+      break;
+    }
+  }
+  return message;
+}
+
 void drain(raft::Core& core, Observer& observer, FuzzedDataProvider& input) {
   while (core.has_ready()) {
     raft::Ready ready = core.ready();
@@ -110,11 +220,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Observer observer(core);
   int proposals = 0;
   while (input.remaining_bytes() > 0) {
-    switch (input.ConsumeIntegralInRange(0, 7)) {
+    switch (input.ConsumeIntegralInRange(0, 8)) {
       case 0: core.tick(); break;
       case 1:
-      case 2:
-      case 3: {  // the common case: a message from a peer
+      case 2:  // the common case: a well-formed message from a peer
+        core.step(structured_message(core, input));
+        break;
+      case 8:
+      case 3: {  // raw bytes, whatever protobuf decodes them into
         raft::pb::Message message;
         if (!message.ParseFromString(input.ConsumeRandomLengthString(4096))) break;
         message.set_from(input.ConsumeIntegralInRange<raft::NodeId>(1, 4));

@@ -156,6 +156,21 @@ TEST(Section7, AFollowerThatHoldsTheSnapshotIsProbedFromJustAfterIt) {
   EXPECT_TRUE(appended);
 }
 
+// Found by tests/fuzz/core_message_fuzzer: a "done" answer claiming a
+// snapshot past the leader's log made the follower's match index pass the
+// leader's last entry, which counted towards commitment and then tripped an
+// assertion. No correct follower sends it; the leader ignores it.
+TEST(Section7, AnAnswerClaimingASnapshotPastTheLeadersLogIsIgnored) {
+  auto leader = testing::elected_leader(testing::test_config(1, {1, 2, 3}));
+  drain(*leader);
+  const Index last = leader->log().last_index();
+  const Index committed = leader->log().committed();
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), last + 3, 0, true));
+  EXPECT_EQ(leader->followers().at(2).match_index, 0u);
+  EXPECT_EQ(leader->log().committed(), committed) << "nothing committed on a claim nobody could make";
+  drain(*leader);  // and nothing to send a snapshot it does not have
+}
+
 TEST(Section7, RejectionsStillInFlightDoNotRestartATransfer) {
   auto leader = compacted_leader();
   start_transfer(*leader);
