@@ -92,9 +92,10 @@ struct ServerOptions {
   // of command. Beyond either, propose() fails at once with kOverloaded,
   // so a leader facing more clients than it can serve keeps its latency
   // and memory bounded and tells the surplus to back off, instead of
-  // queueing without end.
-  std::size_t max_pending_proposals = 4096;
-  std::size_t max_pending_bytes = 64 << 20;
+  // queueing without end. (Generous defaults for a library; raftkvd sets
+  // its own, --max-pending-proposals and --max-pending-mb.)
+  std::size_t max_pending_proposals = 16384;
+  std::size_t max_pending_bytes = 256 << 20;
 };
 
 // A committed proposal: where it is in the log and what the state machine
