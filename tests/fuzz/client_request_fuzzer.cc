@@ -7,7 +7,6 @@
 // change nothing, and the store's applied index must follow the commands.
 
 #include <fuzzer/FuzzedDataProvider.h>
-#include <google/protobuf/stubs/logging.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +14,7 @@
 #include <memory>
 
 #include "kvstore/store.h"
+#include "tests/fuzz/quiet_protobuf.h"
 
 namespace {
 
@@ -62,13 +62,6 @@ void apply(const kv::pb::Command& command) {
 }
 
 }  // namespace
-
-// Protobuf logs every string field with invalid UTF-8 it parses; garbage
-// is the point here.
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider input(data, size);

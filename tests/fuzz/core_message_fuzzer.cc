@@ -17,13 +17,13 @@
 // violation aborts with a message; libFuzzer saves the input.
 
 #include <fuzzer/FuzzedDataProvider.h>
-#include <google/protobuf/stubs/logging.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 
 #include "raft/core.h"
+#include "tests/fuzz/quiet_protobuf.h"
 #include "tests/unit/core_test_support.h"
 
 namespace {
@@ -203,13 +203,6 @@ void drain(raft::Core& core, Observer& observer, FuzzedDataProvider& input) {
 }
 
 }  // namespace
-
-// Protobuf logs every string field with invalid UTF-8 it parses; garbage
-// is the point here.
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider input(data, size);
