@@ -24,6 +24,8 @@ packages=(
   # The fault harness (tests/fault): network namespaces, veth pairs and a
   # bridge (iproute2), partitions as packet filters (nftables).
   iproute2 nftables
+  # Power failures (tests/powerloss): a FUSE file system of the tests' own.
+  libfuse3-dev fuse3
 )
 
 missing=()
