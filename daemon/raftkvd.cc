@@ -16,13 +16,16 @@
 // beats the environment, which beats the file. A bad flag or config is one
 // line on stderr and exit status 2; a data directory that cannot be used is
 // one line naming it and exit status 1. SIGTERM or SIGINT stop the member
-// gracefully: a leader first hands leadership to a follower.
+// gracefully: a leader first hands leadership to a follower. A member whose
+// disk fails under it (a write or sync refused) stops at once and exits with
+// status 1, having acknowledged nothing after the failed write.
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -45,6 +48,11 @@
 namespace {
 
 using namespace std::chrono_literals;
+
+// Raised by raft::Server's on_fault (a failed write to this member's
+// storage): the main thread stops the member as it would on SIGTERM, but
+// without handing leadership over, and exits with status 1.
+constexpr int kFaultSignal = SIGUSR1;
 
 int fail(int status, const std::string& message) {
   std::fprintf(stderr, "raftkvd: %s\n", message.c_str());
@@ -86,6 +94,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, kFaultSignal);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // (gRPC starts threads of its own as soon as credentials are made.)
   auto loaded_credentials = raftkv::load_daemon_credentials(config);
@@ -127,6 +136,8 @@ int main(int argc, char** argv) {
   options.join_existing_cluster = config.initial_cluster_state == "existing";
   options.max_pending_proposals = static_cast<std::size_t>(config.max_pending_proposals);
   options.max_pending_bytes = static_cast<std::size_t>(config.max_pending_mib) << 20;
+  // The raft thread says so; the main thread, waiting for signals, stops.
+  options.on_fault = [](const raft::Error&) { kill(getpid(), kFaultSignal); };
   std::unique_ptr<raft::StandaloneSnapshotFile> backup;
   if (!config.restore.empty()) {
     auto founding = raftkv::founding_state_from_backup(config.restore, *node.raft(), backup);
@@ -207,14 +218,20 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}; stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  const bool faulted = signal_number == kFaultSignal;
+  if (faulted) {
+    spdlog::critical("stopping: this member's storage failed (see above); check the disk under {}",
+                     config.data_dir);
+  } else {
+    spdlog::info("received {}; stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
   health.shut_down();  // load balancers stop sending before the leader hands over
-  hand_over_leadership(server);
+  if (!faulted) hand_over_leadership(server);
   client_server->Shutdown(std::chrono::system_clock::now() + 2s);
   metrics_server.reset();
   directory->stop();
   server.stop();
   transport->stop();
   spdlog::info("stopped");
-  return 0;
+  return faulted ? 1 : 0;
 }

@@ -9,6 +9,7 @@
 
 #include "kvstore/store_keys.h"
 #include "raft/rocksdb_directory.h"
+#include "raft/rocksdb_logger.h"
 #include "raft/storage_record.h"
 
 namespace kv {
@@ -145,6 +146,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory,
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.info_log = raft::rocksdb_logger("key-value store in " + directory);
   if (memory) memory->apply(static_cast<rocksdb::DBOptions&>(options));
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(options, directory, &names).ok()) {

@@ -11,6 +11,7 @@
 
 #include "proto/raft_storage.pb.h"
 #include "raft/rocksdb_directory.h"
+#include "raft/rocksdb_logger.h"
 #include "raft/storage_record.h"
 
 namespace raft {
@@ -55,6 +56,7 @@ Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& 
   // After a crash the WAL may end in a torn, unsynced batch: recover up to
   // the last complete one (everything synced is before it).
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.info_log = rocksdb_logger("raft log in " + directory);
   // The log is written once, read rarely and deleted soon (compaction, §7):
   // small write buffers flush it often, so that RocksDB's own compaction
   // soon meets the range deletions and drops what they cover. With the

@@ -427,9 +427,20 @@ void Server::raft_loop() {
     check_transfer(now);
     publish_status();
   }
-  fail_everything(healthy && !apply_failed_
-                      ? stopped_error()
-                      : Error{ErrorCode::kStorage, "storage failed; the node stopped to protect its data"});
+  if (healthy && !apply_failed_) {
+    fail_everything(stopped_error());
+    return;
+  }
+  const Error fault{ErrorCode::kStorage, "storage failed; the node stopped to protect its data"};
+  spdlog::critical("raft node {}: {} (the write that failed is logged above)", options_.core.id,
+                   fault.message);
+  fail_everything(fault);
+  {
+    std::lock_guard status(status_mutex_);
+    status_.running = false;
+  }
+  status_changed_.notify_all();
+  if (options_.on_fault) options_.on_fault(fault);
 }
 
 bool Server::handle(Input& input) {

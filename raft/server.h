@@ -96,6 +96,12 @@ struct ServerOptions {
   // its own, --max-pending-proposals and --max-pending-mb.)
   std::size_t max_pending_proposals = 16384;
   std::size_t max_pending_bytes = 256 << 20;
+  // Called once, on the raft thread, when the node stops itself because a
+  // write to its storage or its state machine failed: from then on it
+  // acknowledges nothing, votes for nobody and fails every request. A
+  // daemon exits then, so that a supervisor restarts it on its data (or an
+  // operator looks at the disk) instead of leaving a silent member up.
+  std::function<void(const Error&)> on_fault;
 };
 
 // A committed proposal: where it is in the log and what the state machine

@@ -7,6 +7,9 @@
 //
 //   kv_crash_child DIRECTORY SCRATCH SEED
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +33,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: kv_crash_child DIRECTORY SCRATCH SEED\n");
     return 2;
   }
+  // Standard output carries the lines the test reads; log lines (RocksDB's
+  // warnings about a torn tail it recovered from, say) go to standard error.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("stderr"));
   auto store = kv::Store::open(argv[1]);
   if (!store.ok()) return fail(store.error());
   raft::DeterministicRandom random(std::strtoull(argv[3], nullptr, 10));

@@ -6,6 +6,9 @@
 //
 //   storage_crash_child DIRECTORY SEED
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,6 +20,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: storage_crash_child DIRECTORY SEED\n");
     return 2;
   }
+  // Standard output carries the lines the test reads; log lines (RocksDB's
+  // warnings about a torn tail it recovered from, say) go to standard error.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("stderr"));
   auto storage = raft::RocksDbStorage::open(argv[1], raft::StorageIdentity{1, 1});
   if (!storage.ok()) {
     std::fprintf(stderr, "%s\n", storage.error().to_string().c_str());

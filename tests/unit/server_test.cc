@@ -546,6 +546,133 @@ TEST(Server, ProposalsArrivingDuringASyncShareTheNextOne) {
   EXPECT_EQ(batches.back(), 999u) << "all 999 proposals made during that sync share one synced save";
 }
 
+// A storage whose disk can fail: from fail_saves() on, every write is
+// refused as a broken disk refuses it.
+class FailingStorage final : public Storage {
+ public:
+  Result<PersistentState> load() override { return inner_.load(); }
+  Status save(const pb::HardState* hard_state, const std::vector<pb::Entry>& entries, bool sync) override {
+    if (failing_)
+      return Error{ErrorCode::kStorage, "write failed: input/output error (a test's broken disk)"};
+    return inner_.save(hard_state, entries, sync);
+  }
+  Status save_snapshot(const pb::SnapshotMetadata& snapshot) override {
+    if (failing_)
+      return Error{ErrorCode::kStorage, "write failed: input/output error (a test's broken disk)"};
+    return inner_.save_snapshot(snapshot);
+  }
+  Status compact(Index through) override { return inner_.compact(through); }
+  Result<std::vector<pb::Entry>> read_entries(Index first, Index last) override {
+    return inner_.read_entries(first, last);
+  }
+  void fail_saves() { failing_ = true; }
+
+ private:
+  InMemoryStorage inner_;
+  std::atomic<bool> failing_{false};
+};
+
+// Counts what a node sends, so a test can see it fall silent.
+class CountingTransport final : public Transport {
+ public:
+  explicit CountingTransport(std::shared_ptr<Transport> inner) : inner_(std::move(inner)) {}
+  void start(NodeId self, Receiver receiver) override { inner_->start(self, std::move(receiver)); }
+  void set_peers(const std::vector<Peer>& peers) override { inner_->set_peers(peers); }
+  void send(pb::Message message) override {
+    ++sent_;
+    inner_->send(std::move(message));
+  }
+  void stop() override { inner_->stop(); }
+  std::uint64_t sent() const { return sent_; }
+
+ private:
+  std::shared_ptr<Transport> inner_;
+  std::atomic<std::uint64_t> sent_{0};
+};
+
+// Durability rule: a node whose storage refuses a write stops -- it cannot
+// acknowledge what it could not persist, nor vote or lead on a log it does
+// not have. A leader whose disk fails: on_fault fires once, saying so;
+// from then on the node sends no message at all, every proposal made to it
+// fails, its state machine applies nothing more; the two others elect a
+// leader and go on.
+TEST(Server, ANodeWhoseStorageFailsStopsAndAcknowledgesNothingAfter) {
+  auto network = LocalNetwork::create();
+  std::vector<Peer> peers = {{1, "a"}, {2, "b"}, {3, "c"}};
+  auto discovery = std::make_shared<StaticDiscovery>(peers);
+  std::map<NodeId, std::unique_ptr<Server>> servers;
+  std::map<NodeId, std::shared_ptr<RecordingStateMachine>> machines;
+  auto failing = std::make_shared<FailingStorage>();
+  auto transport = std::make_shared<CountingTransport>(network->endpoint());
+  std::mutex fault_mutex;
+  std::vector<Error> faults;
+  for (NodeId id = 1; id <= 3; ++id) {
+    ServerOptions options;
+    options.core.id = id;
+    options.tick_interval = 5ms;
+    options.core.election_ticks = 20;
+    options.core.heartbeat_ticks = 2;
+    options.core.random_seed = id;
+    if (id == 3) {
+      options.on_fault = [&](const Error& error) {
+        std::lock_guard lock(fault_mutex);
+        faults.push_back(error);
+      };
+    }
+    machines[id] = std::make_shared<RecordingStateMachine>();
+    servers[id] = std::make_unique<Server>(
+        options, id == 3 ? std::shared_ptr<Storage>(failing) : std::make_shared<InMemoryStorage>(),
+        std::make_shared<InMemorySnapshotStore>(),
+        id == 3 ? std::shared_ptr<Transport>(transport) : network->endpoint(), discovery, machines[id]);
+    ASSERT_TRUE(servers[id]->start().ok());
+  }
+  auto leader = [&] {
+    for (auto& [id, server] : servers) {
+      if (server->status().role == Role::kLeader) return id;
+    }
+    return kNoNode;
+  };
+  ASSERT_TRUE(eventually([&] { return leader() != kNoNode; }));
+  if (leader() != 3) {
+    ASSERT_TRUE(servers[leader()]->transfer_leadership(3).get().ok());
+  }
+  ASSERT_TRUE(eventually([&] { return leader() == 3; }));
+  for (const auto& result : propose_all(*servers[3], "before-", 100)) ASSERT_TRUE(result.ok());
+
+  failing->fail_saves();
+  const auto after = propose_all(*servers[3], "after-", 20);
+  for (const auto& result : after) {
+    EXPECT_FALSE(result.ok()) << "a proposal made to a node whose disk failed was acknowledged";
+  }
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(fault_mutex);
+    return !faults.empty();
+  }));
+  {
+    std::lock_guard lock(fault_mutex);
+    EXPECT_EQ(faults.size(), 1u);
+    EXPECT_EQ(faults.front().code, ErrorCode::kStorage);
+  }
+  const std::uint64_t sent_at_fault = transport->sent();
+  const std::size_t applied_at_fault = machines[3]->commands().size();
+  // The others notice and elect a leader of their own; it commits.
+  NodeId successor = kNoNode;
+  ASSERT_TRUE(eventually([&] {
+    for (NodeId id : {1, 2}) {
+      if (servers[id]->status().role == Role::kLeader) successor = id;
+    }
+    return successor != kNoNode;
+  }));
+  ASSERT_TRUE(servers[successor]->propose("with a new leader").get().ok());
+  for (const auto& result : propose_all(*servers[3], "later-", 5)) EXPECT_FALSE(result.ok());
+  EXPECT_EQ(transport->sent(), sent_at_fault) << "the failed node sent messages after it stopped";
+  EXPECT_EQ(machines[3]->commands().size(), applied_at_fault) << "the failed node applied more";
+  EXPECT_FALSE(servers[3]->status().running);
+  for (const std::string& command : machines[successor]->commands()) {
+    EXPECT_FALSE(command.starts_with("later-")) << command;
+  }
+}
+
 TEST(StaticDiscovery, ParsesPeerListsAndRejectsBadOnes) {
   const auto peers = StaticDiscovery::parse("1=127.0.0.1:7001,2=127.0.0.1:7002");
   ASSERT_TRUE(peers.ok());
