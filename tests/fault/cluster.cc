@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace raftkv::fault {
@@ -41,7 +42,14 @@ FaultCluster::FaultCluster(ClusterOptions options, const FaultNetwork& network)
     : options_(std::move(options)), network_(network) {
   std::filesystem::create_directories(options_.data_root);
   std::filesystem::create_directories(options_.log_directory);
-  for (int member = 1; member <= options_.members; ++member) members_[member] = Member{};
+  for (int member = 1; member <= options_.members; ++member) {
+    Member& state = members_[member];
+    if (!options_.power_loss_fs.empty()) {
+      const std::string data = options_.data_root + "/m" + std::to_string(member);
+      state.disk = std::make_unique<powerloss::PowerLossMount>(options_.power_loss_fs, data + ".disk", data,
+                                                               log_path(member) + ".disk");
+    }
+  }
 }
 
 FaultCluster::~FaultCluster() {
@@ -60,6 +68,15 @@ std::string FaultCluster::log_path(int member) const {
   return options_.log_directory + "/m" + std::to_string(member) + ".log";
 }
 
+std::string FaultCluster::last_log_line(int member) const {
+  std::ifstream log(log_path(member));
+  std::string last;
+  for (std::string line; std::getline(log, line);) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
 int FaultCluster::running_members() const {
   int running = 0;
   for (const auto& [member, state] : members_) running += state.pid > 0 && !state.paused ? 1 : 0;
@@ -69,6 +86,12 @@ int FaultCluster::running_members() const {
 void FaultCluster::start(int member, bool join) {
   Member& state = members_.at(member);
   if (state.pid > 0) return;
+  // The power comes back: what the disk kept after its last failure (a
+  // different choice each time, the same for the same seed).
+  if (state.disk && !state.disk->mounted()) {
+    state.disk->mount(options_.power_seed * 1000003 + static_cast<std::uint64_t>(member) * 1009 +
+                      static_cast<std::uint64_t>(state.power_failures));
+  }
   const int founders = options_.founders > 0 ? options_.founders : options_.members;
   std::vector<std::string> argv = {
       options_.raftkvd,
@@ -121,6 +144,15 @@ void FaultCluster::kill(int member) {
   state.paused = false;
 }
 
+void FaultCluster::cut_power(int member) {
+  Member& state = members_.at(member);
+  if (!state.disk) throw std::logic_error("cut_power() needs a cluster on power_loss_fs");
+  kill(member);
+  if (!state.disk->mounted()) return;  // already off
+  state.disk->cut_power();
+  ++state.power_failures;
+}
+
 void FaultCluster::pause(int member) {
   Member& state = members_.at(member);
   if (state.pid <= 0 || state.paused) return;
@@ -143,15 +175,22 @@ bool FaultCluster::paused(int member) const {
   return members_.at(member).paused;
 }
 
-std::vector<int> FaultCluster::restore_all() {
-  std::vector<int> crashed;
+std::vector<int> FaultCluster::reap_exited() {
+  std::vector<int> exited;
   for (auto& [member, state] : members_) {
     int status = 0;
     if (state.pid > 0 && waitpid(state.pid, &status, WNOHANG) == state.pid) {
-      crashed.push_back(member);
+      exited.push_back(member);
       state.pid = -1;
       state.paused = false;
     }
+  }
+  return exited;
+}
+
+std::vector<int> FaultCluster::restore_all() {
+  const std::vector<int> crashed = reap_exited();
+  for (const auto& [member, state] : members_) {
     resume(member);
     start(member);
   }
@@ -178,18 +217,24 @@ api::Admin::Stub& FaultCluster::admin(int member) {
 std::optional<int> FaultCluster::leader() {
   std::optional<int> found;
   std::uint64_t best_term = 0;
-  for (auto& [member, state] : members_) {
-    if (state.pid <= 0 || state.paused) continue;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
-    api::StatusResponse status;
-    if (!admin(member).Status(&context, api::StatusRequest(), &status).ok()) continue;
-    if (status.role() == "leader" && status.header().term() >= best_term) {
-      best_term = status.header().term();
+  for (const auto& [member, state] : members_) {
+    const std::optional<api::StatusResponse> answer = status(member, std::chrono::milliseconds(300));
+    if (answer && answer->role() == "leader" && answer->header().term() >= best_term) {
+      best_term = answer->header().term();
       found = member;
     }
   }
   return found;
+}
+
+std::optional<api::StatusResponse> FaultCluster::status(int member, std::chrono::milliseconds timeout) {
+  const Member& state = members_.at(member);
+  if (state.pid <= 0 || state.paused) return std::nullopt;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  api::StatusResponse status;
+  if (!admin(member).Status(&context, api::StatusRequest(), &status).ok()) return std::nullopt;
+  return status;
 }
 
 std::map<int, api::StateDigest> FaultCluster::state_digests(std::chrono::milliseconds timeout) {

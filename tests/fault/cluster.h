@@ -5,6 +5,11 @@
 // by PID; the destructor kills and reaps whatever still runs. Children are
 // started with PR_SET_PDEATHSIG, so a harness that dies takes them along.
 //
+// With a power-loss file system (ClusterOptions::power_loss_fs) each
+// member's data directory is a power_loss_fs mount of its own, and
+// cut_power() kills the member and fails its disk's power: what it had not
+// synced is lost. The next start() turns the power back on (mounts again).
+//
 // Call everything from one thread (the one that made the cluster): the
 // death signal is tied to the thread that forked.
 
@@ -19,6 +24,7 @@
 
 #include "proto/kv.grpc.pb.h"
 #include "tests/fault/network.h"
+#include "tests/powerloss/power_loss_mount.h"
 
 namespace raftkv::fault {
 
@@ -35,6 +41,11 @@ struct ClusterOptions {
   // run of a minute, under the faults.
   std::uint64_t snapshot_entries = 2000;
   std::uint64_t compaction_margin = 500;
+  // The power_loss_fs binary, or "" for plain data directories. Member i's
+  // disk is backed by data_root/m<i>.disk; `power_seed` and the member's
+  // count of power failures choose what each failure keeps.
+  std::string power_loss_fs;
+  std::uint64_t power_seed = 1;
 };
 
 class FaultCluster {
@@ -51,13 +62,18 @@ class FaultCluster {
   // No-op when running. A joining member starts with
   // --initial-cluster-state=existing and every member in its --peers.
   void start(int member, bool join = false);
-  void kill(int member);    // SIGKILL and reap; no-op when down
+  void kill(int member);  // SIGKILL and reap; no-op when down
+  // kill(), then the member's disk loses its power (needs power_loss_fs).
+  void cut_power(int member);
   void pause(int member);   // SIGSTOP
   void resume(int member);  // SIGCONT
   bool running(int member) const;
   int running_members() const;  // running and not paused
   bool paused(int member) const;
 
+  // The members that exited since the last look, by themselves (a crash the
+  // harness did not cause, or a start they refused); reaped, left down.
+  std::vector<int> reap_exited();
   // Restarts every member that is down and resumes every paused one.
   // Returns the members found to have exited by themselves (a crash the
   // harness did not cause), which are restarted too.
@@ -70,14 +86,20 @@ class FaultCluster {
 
   // Every running member's state digest (Admin Status), when it answers.
   std::map<int, raftkv::api::StateDigest> state_digests(std::chrono::milliseconds timeout);
+  // One member's Admin Status, when it answers within `timeout`.
+  std::optional<raftkv::api::StatusResponse> status(int member, std::chrono::milliseconds timeout);
 
   std::string log_path(int member) const;
+  // The last line of the member's log: why a member that exited did.
+  std::string last_log_line(int member) const;
 
  private:
   struct Member {
     pid_t pid = -1;
     bool paused = false;
     int starts = 0;
+    int power_failures = 0;
+    std::unique_ptr<powerloss::PowerLossMount> disk;  // with power_loss_fs only
   };
 
   raftkv::api::Admin::Stub& admin(int member);

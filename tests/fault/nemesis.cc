@@ -20,10 +20,18 @@ enum class Fault {
   kCount,
 };
 
+enum class PowerFailure {
+  kLeader,
+  kOne,
+  kMinority,
+  kAll,
+  kCount,
+};
+
 }  // namespace
 
-Nemesis::Nemesis(std::uint64_t seed, FaultCluster& cluster, FaultNetwork& network)
-    : random_(seed), cluster_(cluster), network_(network) {}
+Nemesis::Nemesis(std::uint64_t seed, FaultCluster& cluster, FaultNetwork& network, Mode mode)
+    : random_(seed), mode_(mode), cluster_(cluster), network_(network) {}
 
 std::vector<int> Nemesis::shuffled() {
   std::vector<int> members;
@@ -44,7 +52,27 @@ std::string Nemesis::names(const std::vector<int>& members) {
   return text;
 }
 
+std::string Nemesis::fail_power() {
+  const auto failure =
+      static_cast<PowerFailure>(random_() % static_cast<std::uint64_t>(PowerFailure::kCount));
+  std::vector<int> members = shuffled();
+  const int minority = 1 + static_cast<int>(random_() % 2);
+  if (failure == PowerFailure::kLeader) members.front() = leader_or_any();
+  const int count = failure == PowerFailure::kLeader || failure == PowerFailure::kOne ? 1
+                    : failure == PowerFailure::kMinority                              ? minority
+                                                                                      : cluster_.members();
+  const std::vector<int> victims(members.begin(), members.begin() + count);
+  for (int member : victims) cluster_.cut_power(member);
+  const std::string kind = failure == PowerFailure::kLeader     ? "power loss leader"
+                           : failure == PowerFailure::kOne      ? "power loss one"
+                           : failure == PowerFailure::kMinority ? "power loss minority"
+                                                                : "power loss all";
+  ++counts_[kind];
+  return kind + " " + names(victims);
+}
+
 std::string Nemesis::inject() {
+  if (mode_ == Mode::kPowerLoss) return fail_power();
   const auto fault = static_cast<Fault>(random_() % static_cast<std::uint64_t>(Fault::kCount));
   const CutKind cut = random_() % 2 == 0 ? CutKind::kDrop : CutKind::kReject;
   const std::string how = cut == CutKind::kDrop ? " (dropping packets)" : " (refusing packets)";

@@ -8,6 +8,11 @@
 // undoes all of it: partitions lifted, paused members resumed, killed ones
 // restarted on their data.
 //
+// In power-loss mode (a cluster on power_loss_fs) the faults are power
+// failures instead: of the leader, of one member, of a minority, of all
+// five at once -- each member killed and its disk losing what it had not
+// synced; heal() turns the power back on and restarts them.
+//
 // The same seed gives the same schedule of faults (which, whom, how long);
 // when they land among the clients' calls is up to the machine.
 
@@ -23,7 +28,9 @@ namespace raftkv::fault {
 
 class Nemesis {
  public:
-  Nemesis(std::uint64_t seed, FaultCluster& cluster, FaultNetwork& network);
+  enum class Mode { kCrashesPausesPartitions, kPowerLoss };
+  Nemesis(std::uint64_t seed, FaultCluster& cluster, FaultNetwork& network,
+          Mode mode = Mode::kCrashesPausesPartitions);
 
   // Injects the next fault; returns what it did ("kill leader m3").
   std::string inject();
@@ -39,11 +46,13 @@ class Nemesis {
   const std::map<std::string, int>& counts() const { return counts_; }
 
  private:
+  std::string fail_power();
   std::vector<int> shuffled();
   int leader_or_any();
   static std::string names(const std::vector<int>& members);
 
   std::mt19937_64 random_;
+  const Mode mode_;
   FaultCluster& cluster_;
   FaultNetwork& network_;
   std::map<std::string, int> counts_;

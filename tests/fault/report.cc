@@ -40,18 +40,21 @@ void write_seed(const RunRecord& record) {
   const RunOptions& options = record.options;
   out << "seed " << options.seed << "\n"
       << "duration " << options.duration.count() << " s, " << options.clients << " clients"
-      << (options.serializable_reads ? ", serializable reads" : "") << "\n"
+      << (options.serializable_reads ? ", serializable reads" : "")
+      << (options.power_loss_fs.empty() ? "" : ", power failures") << "\n"
       << "replay the same fault schedule (timing will differ):\n"
       << "  build/tests/fault/fault_run --raftkvd build/daemon/raftkvd --seed " << options.seed
       << " --duration " << options.duration.count()
-      << (options.serializable_reads ? " --serializable-reads" : "") << "\n";
+      << (options.serializable_reads ? " --serializable-reads" : "")
+      << (options.power_loss_fs.empty() ? "" : " --power-loss-fs build/tests/powerloss/power_loss_fs")
+      << "\n";
 }
 
 void write_verdict(const RunRecord& record) {
   std::ofstream out(record.folder + "/verdict.txt");
   out << summary(record) << "\n\n";
   if (record.violations.empty()) out << "no violation\n";
-  for (const std::string& violation : record.violations) out << "VIOLATION: " << violation << "\n";
+  for (const Violation& violation : record.violations) out << "VIOLATION: " << violation.what << "\n";
   out << "\n" << record.digest_summary << "\n";
   const std::string explained = record.verdict.explain();
   if (!explained.empty()) out << "\nchecker:\n" << explained << "\n";
@@ -84,8 +87,8 @@ void write_timeline(const RunRecord& record) {
       << "</title><style>body{font:13px sans-serif} .ok{fill:#8c8} .failed{fill:#ccc} .unknown{fill:#fc8}"
          " .culprit{stroke:#d00;stroke-width:3} .fault{fill:#f2f2ff} text{font:11px monospace}</style>\n"
       << "<h1>seed " << record.options.seed << "</h1><p>" << escape(summary(record)) << "</p>\n";
-  for (const std::string& violation : record.violations)
-    out << "<p><b>violation</b>: " << escape(violation) << "</p>\n";
+  for (const Violation& violation : record.violations)
+    out << "<p><b>violation</b>: " << escape(violation.what) << "</p>\n";
   std::set<std::uint64_t> culprits;
   for (const checker::KeyVerdict& key : record.verdict.keys) {
     if (key.culprit) culprits.insert(key.culprit->id);

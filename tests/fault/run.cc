@@ -12,6 +12,7 @@
 #include "tests/fault/membership_scenario.h"
 #include "tests/fault/nemesis.h"
 #include "tests/fault/report.h"
+#include "tests/fault/snapshot_catch_up.h"
 #include "tests/fault/workload.h"
 
 namespace raftkv::fault {
@@ -57,7 +58,7 @@ void check_digests(RunRecord& record, FaultCluster& cluster) {
       text << "the members did not reach one applied index within 30 s after the workload stopped:";
       for (const auto& [member, digest] : digests) text << " m" << member << "@" << digest.applied_index();
       text << " (" << digests.size() << " of " << cluster.running_members() << " answered)";
-      record.violations.push_back(text.str());
+      record.violations.push_back({Check::kStates, text.str()});
       return;
     }
     std::this_thread::sleep_for(milliseconds(100));
@@ -71,7 +72,107 @@ void check_digests(RunRecord& record, FaultCluster& cluster) {
     values.insert(digest.digest());
   }
   record.digest_summary = text.str();
-  if (values.size() != 1) record.violations.push_back("the members' states differ: " + text.str());
+  if (values.size() != 1)
+    record.violations.push_back({Check::kStates, "the members' states differ: " + text.str()});
+}
+
+// A member that exited by itself: a crash the harness did not cause, or a
+// start it refused (after a power failure, say); its last words say which.
+void report_exits(RunRecord& record, FaultCluster& cluster, const std::vector<int>& exited) {
+  for (int member : exited) {
+    record.violations.push_back({Check::kMemberExited, "member m" + std::to_string(member) +
+                                                           " exited by itself; the last line of nodes/m" +
+                                                           std::to_string(member) +
+                                                           ".log: " + cluster.last_log_line(member)});
+  }
+}
+
+// Waits up to 30 s for the new cluster's first acknowledged write, giving
+// up early when every member has exited (a cluster that cannot start).
+bool wait_for_start(RunRecord& record, FaultCluster& cluster, Workload& workload) {
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    if (workload.probe_write(kProbeKey, std::min(deadline, Clock::now() + std::chrono::seconds(1))))
+      return true;
+    const std::vector<int> exited = cluster.reap_exited();
+    report_exits(record, cluster, exited);
+    if (cluster.running_members() == 0) {
+      record.violations.push_back(
+          {Check::kStart, "the new cluster acknowledged no write: every member exited"});
+      return false;
+    }
+  }
+  record.violations.push_back(
+      {Check::kStart, "the new cluster acknowledged no write within 30 s of starting"});
+  return false;
+}
+
+// The run proper, once the cluster took its first write: the clients, the
+// faults (or the membership scenario), a catch-up by snapshot, the final
+// reads and the checks that need the cluster.
+void run_faults(RunRecord& record, FaultCluster& cluster, FaultNetwork& network, Workload& workload,
+                Clock::time_point origin) {
+  const RunOptions& options = record.options;
+  workload.start();
+  Nemesis nemesis(
+      options.seed, cluster, network,
+      options.power_loss_fs.empty() ? Nemesis::Mode::kCrashesPausesPartitions : Nemesis::Mode::kPowerLoss);
+  const Clock::time_point end = options.membership ? origin : origin + options.duration;
+  if (options.membership) {
+    std::vector<std::string> failed_steps;
+    record.faults = run_membership_scenario(cluster, origin, failed_steps);
+    for (std::string& step : failed_steps) record.violations.push_back({Check::kMembership, std::move(step)});
+  }
+  while (record.passed() && Clock::now() < end) {
+    sleep_until(Clock::now() + nemesis.quiet(), end);
+    if (Clock::now() >= end) break;
+    FaultEvent fault;
+    fault.start = since(origin);
+    fault.what = nemesis.inject();
+    sleep_until(Clock::now() + nemesis.hold(), end);
+    const std::vector<int> crashed = nemesis.heal();
+    fault.end = since(origin);
+    record.faults.push_back(fault);
+    report_exits(record, cluster, crashed);
+    const Clock::time_point healed = Clock::now();
+    const bool recovered = workload.probe_write(kProbeKey, healed + options.recovery_bound);
+    record.recoveries.push_back(std::chrono::duration_cast<milliseconds>(Clock::now() - healed));
+    if (!recovered) {
+      record.violations.push_back({Check::kRecovery, "no write was acknowledged within " +
+                                                         std::to_string(options.recovery_bound.count()) +
+                                                         " ms after healing: " + fault.what});
+    }
+  }
+  // The membership scenario's replacement member catches up by snapshot
+  // already; every other run does it here, under the clients' writes.
+  if (record.passed() && !options.membership)
+    record.faults.push_back(catch_up_by_snapshot(cluster, origin, record.violations));
+  workload.stop();
+  record.fault_counts = nemesis.counts();
+  report_exits(record, cluster, cluster.reap_exited());
+
+  // Every key once more, now that everything is healed.
+  std::set<std::string> keys;
+  for (const Operation& operation : workload.history()) keys.insert(operation.key);
+  std::map<std::string, std::optional<std::string>> finals;
+  for (const std::string& key : keys) {
+    const auto value = workload.final_read(key, Clock::now() + std::chrono::seconds(10));
+    if (!value) {
+      record.violations.push_back(
+          {Check::kFinalRead, "the final read of " + key + " did not succeed within 10 s"});
+      continue;
+    }
+    finals[key] = *value;
+  }
+  record.history = workload.history();
+  check_digests(record, cluster);
+  for (const LostWrite& lost : find_lost_writes(record.history, finals)) {
+    record.violations.push_back({Check::kLostWrite, lost.what});
+    record.offending_keys.push_back(lost.key);
+  }
+  if (record.passed() && count_snapshot_installs(cluster) == 0) {
+    record.violations.push_back({Check::kCoverage, "no member caught up by InstallSnapshot in this run"});
+  }
 }
 
 }  // namespace
@@ -85,9 +186,9 @@ std::string summary(const RunRecord& record) {
   for (milliseconds recovery : record.recoveries) longest = std::max(longest, recovery);
   std::ostringstream text;
   text << "seed " << record.options.seed << ": " << record.history.size() << " operations (" << ok << " ok, "
-       << failed << " failed, " << unknown << " unknown), " << record.faults.size()
-       << " faults, slowest recovery " << longest.count() << " ms, checked in " << record.check_time.count()
-       << " ms: "
+       << failed << " failed, " << unknown << " unknown), " << record.faults.size() << " faults, "
+       << record.snapshot_installs << " snapshot installs, slowest recovery " << longest.count()
+       << " ms, checked in " << record.check_time.count() << " ms: "
        << (record.passed() ? "PASS" : "FAIL (" + std::to_string(record.violations.size()) + " violations)");
   return text.str();
 }
@@ -105,6 +206,8 @@ RunRecord run_once(const RunOptions& options, FaultNetwork& network) {
     cluster_options.raftkvd = options.raftkvd;
     cluster_options.data_root = record.folder + "/data";
     cluster_options.log_directory = record.folder + "/nodes";
+    cluster_options.power_loss_fs = options.power_loss_fs;
+    cluster_options.power_seed = options.seed;
     if (options.membership) {
       cluster_options.members = kScenarioMembers;
       cluster_options.founders = kScenarioFounders;
@@ -120,58 +223,12 @@ RunRecord run_once(const RunOptions& options, FaultNetwork& network) {
     workload_options.serializable_reads = options.serializable_reads;
     workload_options.seed = options.seed;
     Workload workload(workload_options, addresses, origin);
-    if (!workload.probe_write(kProbeKey, Clock::now() + std::chrono::seconds(30))) {
-      record.violations.push_back("the new cluster acknowledged no write within 30 s of starting");
+    if (wait_for_start(record, cluster, workload)) {
+      run_faults(record, cluster, network, workload, origin);
+    } else {
+      record.history = workload.history();
     }
-
-    workload.start();
-    Nemesis nemesis(options.seed, cluster, network);
-    const Clock::time_point end = options.membership ? origin : origin + options.duration;
-    if (options.membership) record.faults = run_membership_scenario(cluster, origin, record.violations);
-    while (record.passed() && Clock::now() < end) {
-      sleep_until(Clock::now() + nemesis.quiet(), end);
-      if (Clock::now() >= end) break;
-      FaultEvent fault;
-      fault.start = since(origin);
-      fault.what = nemesis.inject();
-      sleep_until(Clock::now() + nemesis.hold(), end);
-      const std::vector<int> crashed = nemesis.heal();
-      fault.end = since(origin);
-      record.faults.push_back(fault);
-      for (int member : crashed) {
-        record.violations.push_back("member m" + std::to_string(member) + " exited by itself; see nodes/m" +
-                                    std::to_string(member) + ".log");
-      }
-      const Clock::time_point healed = Clock::now();
-      const bool recovered = workload.probe_write(kProbeKey, healed + options.recovery_bound);
-      record.recoveries.push_back(std::chrono::duration_cast<milliseconds>(Clock::now() - healed));
-      if (!recovered) {
-        record.violations.push_back("no write was acknowledged within " +
-                                    std::to_string(options.recovery_bound.count()) +
-                                    " ms after healing: " + fault.what);
-      }
-    }
-    workload.stop();
-    record.fault_counts = nemesis.counts();
-
-    // Every key once more, now that everything is healed.
-    std::set<std::string> keys;
-    for (const Operation& operation : workload.history()) keys.insert(operation.key);
-    std::map<std::string, std::optional<std::string>> finals;
-    for (const std::string& key : keys) {
-      const auto value = workload.final_read(key, Clock::now() + std::chrono::seconds(10));
-      if (!value) {
-        record.violations.push_back("the final read of " + key + " did not succeed within 10 s");
-        continue;
-      }
-      finals[key] = *value;
-    }
-    record.history = workload.history();
-    check_digests(record, cluster);
-    for (const LostWrite& lost : find_lost_writes(record.history, finals)) {
-      record.violations.push_back(lost.what);
-      record.offending_keys.push_back(lost.key);
-    }
+    record.snapshot_installs = count_snapshot_installs(cluster);
   }
 
   const Clock::time_point checking = Clock::now();
@@ -179,8 +236,9 @@ RunRecord run_once(const RunOptions& options, FaultNetwork& network) {
   record.check_time = std::chrono::duration_cast<milliseconds>(Clock::now() - checking);
   for (const checker::KeyVerdict& key : record.verdict.keys) {
     if (key.linearizable) continue;
-    record.violations.push_back(key.gave_up ? "the checker gave up on key " + key.key
-                                            : "key " + key.key + " is not linearizable");
+    record.violations.push_back(
+        key.gave_up ? Violation{Check::kCheckerComplete, "the checker gave up on key " + key.key}
+                    : Violation{Check::kLinearizable, "key " + key.key + " is not linearizable"});
     record.offending_keys.push_back(key.key);
   }
   std::sort(record.offending_keys.begin(), record.offending_keys.end());

@@ -8,7 +8,9 @@
 //    replaced it;
 // 3. every member's state digest is the same at the same applied index;
 // 4. after every heal the cluster acknowledges a write within
-//    `recovery_bound`.
+//    `recovery_bound`, and no member exits (or refuses to start) by itself;
+// 5. the run exercised log compaction and a catch-up by InstallSnapshot
+//    (snapshot_catch_up.h makes sure of both).
 
 #include <chrono>
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "tests/checker/history.h"
 #include "tests/checker/linearizability.h"
 #include "tests/fault/network.h"
+#include "tests/fault/violation.h"
 
 namespace raftkv::fault {
 
@@ -31,6 +34,9 @@ struct RunOptions {
   bool serializable_reads = false;
   // Instead of the nemesis: the membership scenario (membership_scenario.h).
   bool membership = false;
+  // The power_loss_fs binary: members keep their data on it and the faults
+  // are power failures (Nemesis::Mode::kPowerLoss). "": no power failures.
+  std::string power_loss_fs;
   int clients = 10;
   std::chrono::milliseconds recovery_bound{10'000};
 };
@@ -49,7 +55,8 @@ struct RunRecord {
   std::map<std::string, int> fault_counts;
   std::vector<std::chrono::milliseconds> recoveries;  // after each heal
   checker::Verdict verdict;
-  std::vector<std::string> violations;  // every check that failed, one line each
+  std::vector<Violation> violations;  // every check that failed
+  std::size_t snapshot_installs = 0;  // "installing snapshot" in the members' logs
   std::vector<std::string> offending_keys;
   std::string digest_summary;
   std::chrono::milliseconds check_time{0};
