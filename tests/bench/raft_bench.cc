@@ -167,5 +167,3 @@ void ServerPropose(benchmark::State& state) {
 BENCHMARK(ServerPropose)->Arg(1)->Arg(64)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
-
-BENCHMARK_MAIN();

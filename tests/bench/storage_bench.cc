@@ -107,5 +107,3 @@ BENCHMARK(RocksDbAppend)
     ->UseRealTime();
 
 }  // namespace
-
-BENCHMARK_MAIN();
