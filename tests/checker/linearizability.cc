@@ -374,6 +374,13 @@ Verdict check_linearizable(const History& history, const CheckOptions& options) 
     const bool unique_values = std::all_of(ops.begin(), ops.end(), [&](const Operation& op) {
       return op.kind == OpKind::kRead || values.insert(*op.value).second;
     });
+    if (!options.reduce) {
+      KeyVerdict result = check_key(key, std::move(ops), {}, options, verdict.steps);
+      verdict.linearizable = verdict.linearizable && result.linearizable;
+      verdict.complete = verdict.complete && !result.gave_up;
+      verdict.keys.push_back(std::move(result));
+      continue;
+    }
     std::vector<Operation> blanks, unknown_blanks, unknown_cas;
     std::vector<Operation> kept = sort_operations(std::move(ops), blanks, unknown_blanks, unknown_cas);
     if (options.use_zones && !any_cas && unique_values) {

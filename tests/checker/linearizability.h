@@ -76,6 +76,10 @@ struct CheckOptions {
   // Keys with reads and writes only (no CAS) are decided by the zone check
   // (register_zones.h) in O(n log n); false forces the search (tests).
   bool use_zones = true;
+  // The reductions and the blanks described above; false searches every
+  // operation as recorded -- exponential, for checking the reductions on
+  // small histories (tests).
+  bool reduce = true;
 };
 
 Verdict check_linearizable(const History& history, const CheckOptions& options = {});
