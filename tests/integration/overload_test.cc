@@ -3,10 +3,11 @@
 // clients writing to it as fast as it answers (a refused client backs off
 // 20 ms, as a well-behaved one would). The surplus is refused at once with
 // RESOURCE_EXHAUSTED (marked not applied), the pending writes never exceed
-// the limit, admitted writes finish well inside their deadline, and the
-// leader's peak memory stays bounded. The same load against a leader
-// without limits runs side by side for comparison; both runs' numbers are
-// printed (docs/performance.md), never timed against a threshold.
+// the limit, and admitted writes finish inside their deadline. The same
+// load against a leader without limits runs side by side: it queues past
+// the limit and refuses nothing. Both runs' numbers (throughput, latency,
+// memory) are printed (docs/performance.md), never timed against a
+// threshold.
 
 #include <httplib.h>
 
@@ -58,9 +59,12 @@ long status_kib(pid_t pid, const std::string& field) {
 
 class Overload : public ProcessCluster {
  protected:
-  // Starts three members with `flags` and metrics, loads the leader for
-  // `duration`, and returns what the clients and the leader saw.
-  LoadResult run(const std::string& flags, std::chrono::seconds duration) {
+  // Starts three members with `flags` and metrics (their data under
+  // `name`), loads the leader for `duration`, stops them, and returns what
+  // the clients and the leader saw.
+  LoadResult run(const std::string& name, const std::string& flags, std::chrono::seconds duration) {
+    processes_.clear();  // the previous run's members, if any
+    data_directory_prefix_ = name + "-node-";
     member_flags_ = [this](int id) {
       metrics_port_[id] = raft::testing::free_port();
       return "--listen-metrics 127.0.0.1:" + std::to_string(metrics_port_[id]);
@@ -134,6 +138,7 @@ class Overload : public ProcessCluster {
     done = true;
     for (std::thread& client : clients) client.join();
     result.peak_rss_kib = status_kib(processes_[leader_id]->pid(), "VmHWM");
+    processes_.clear();
     return result;
   }
 
@@ -152,29 +157,35 @@ class Overload : public ProcessCluster {
   std::map<int, int> metrics_port_;
 };
 
+// One test, both leaders side by side, so that each assertion says what the
+// limit changes: with it, pending writes stay at the limit and the surplus
+// is refused at once, marked not applied, while every admitted write
+// finishes inside its deadline; without it, the same load queues far past
+// the limit and nothing is refused. (Memory is printed, not asserted: what
+// 640 pending 100-byte writes hold is too small beside gRPC's own buffers
+// to tell the two apart by RSS.)
 TEST_F(Overload, TenTimesTheClientsALeaderHoldsAreRefusedNotQueued) {
   constexpr auto kDuration = 5s;
-  const LoadResult limited = run("--max-pending-proposals " + std::to_string(kLimit), kDuration);
+  const LoadResult limited = run("limited", "--max-pending-proposals " + std::to_string(kLimit), kDuration);
   print("limited", limited, kDuration);
-  EXPECT_GT(limited.admitted, 0u);
+  const LoadResult unlimited =
+      run("unlimited", "--max-pending-proposals 1000000 --max-concurrent-requests 1000000", kDuration);
+  print("unlimited", unlimited, kDuration);
+
+  // Pending writes: bounded by the limit with it, far beyond it without.
+  EXPECT_LE(limited.max_pending, kLimit);
+  EXPECT_GT(unlimited.max_pending, 2 * kLimit) << "without a limit the same load queues past it";
+  // Refusals: the surplus with the limit, none without.
   EXPECT_GT(limited.refused, 0u) << "ten times the limit must overflow it";
   EXPECT_EQ(limited.refused_without_marker, 0u) << "a refusal must say the write was not applied";
-  EXPECT_EQ(limited.other, 0u);
-  EXPECT_EQ(limited.deadline_exceeded, 0u) << "an admitted write finishes inside its 2 s deadline";
-  EXPECT_LE(limited.max_pending, kLimit);
-  // Bounded memory: what the leader holds for pending writes is 64 x 100
-  // bytes; allow the process generous room for gRPC's connections and
-  // threads, far below what an unbounded queue would take.
-  EXPECT_LT(limited.peak_rss_kib - limited.start_rss_kib, 512 * 1024);
-}
-
-TEST_F(Overload, ForComparisonTheSameLoadOnALeaderWithoutLimits) {
-  constexpr auto kDuration = 5s;
-  const LoadResult unlimited =
-      run("--max-pending-proposals 1000000 --max-concurrent-requests 1000000", kDuration);
-  print("unlimited", unlimited, kDuration);
-  EXPECT_GT(unlimited.admitted, 0u);
   EXPECT_EQ(unlimited.refused, 0u) << "nothing is refused without limits";
+  // Admitted writes: all answered, within their 2 s deadline.
+  EXPECT_GT(limited.admitted, 0u);
+  EXPECT_GT(unlimited.admitted, 0u);
+  EXPECT_EQ(limited.deadline_exceeded, 0u) << "an admitted write finishes inside its 2 s deadline";
+  EXPECT_LT(limited.percentile(1.0), 2000.0);
+  EXPECT_EQ(limited.other, 0u);
+  EXPECT_EQ(unlimited.other, 0u);
 }
 
 }  // namespace

@@ -24,6 +24,11 @@ namespace raftkv {
 class ProcessCluster : public ::testing::Test {
  protected:
   void start_cluster(int size, const std::string& extra_flags = "") {
+    configure_cluster(size, extra_flags);
+    for (int id = 1; id <= size; ++id) start(id);
+  }
+  // Each member's addresses and flags, without starting any.
+  void configure_cluster(int size, const std::string& extra_flags = "") {
     std::string peers, clients;
     for (int id = 1; id <= size; ++id) {
       peer_[id] = "127.0.0.1:" + std::to_string(raft::testing::free_port());
@@ -37,7 +42,6 @@ class ProcessCluster : public ::testing::Test {
                        peer_[id] + " --listen-client " + client_[id] + " --peers " + peers + " --clients " +
                        clients + " --tick-ms 20 " + extra_flags +
                        (member_flags_ ? " " + member_flags_(id) : "");
-      start(id);
     }
   }
   // (Re)starts a member; its log is appended to.

@@ -1,8 +1,8 @@
 // TLS end to end with real raftkvd processes and kvctl: five members whose
 // peers talk mutual TLS and whose clients must present certificates, made by
 // deploy/local/make-certs.sh; clients without a valid certificate refused;
-// TLS files that cannot work stop raftkvd at start with one line naming the
-// file.
+// TLS files that cannot work -- expired or not yet valid certificates among
+// them -- stop raftkvd at start with one line naming the file.
 
 #include <gtest/gtest.h>
 
@@ -152,7 +152,15 @@ TEST_F(TlsCluster, TlsFilesThatCannotWorkStopTheMemberWithOneLine) {
     return base + "--peer-cert-file " + cert + " --peer-key-file " + key + " --peer-trusted-ca-file " + ca;
   };
   const auto& c = certificates_;
+  // Signed by the cluster CA, with everything right but the dates.
+  raft::testing::make_certificate_valid_between(c, "expired", -7 * 86400, -86400);
+  raft::testing::make_certificate_valid_between(c, "future", 86400, 7 * 86400);
+  auto dated = [&](const std::string& name) { return c.directory + "/" + name; };
   const std::vector<std::pair<std::string, std::string>> cases = {
+      {peer_tls(dated("expired.crt"), dated("expired.key"), c.ca()), "expired.crt has expired"},
+      {peer_tls(dated("future.crt"), dated("future.key"), c.ca()), "future.crt is not valid yet"},
+      {base + "--cert-file " + dated("expired.crt") + " --key-file " + dated("expired.key"),
+       "expired.crt has expired"},
       {peer_tls(c.member_cert(1), c.member_key(2), c.ca()), "does not belong to the certificate"},
       {peer_tls(stranger.member_cert(1), stranger.member_key(1), c.ca()), "is not signed by the CA"},
       {peer_tls(c.member_cert(1), c.member_key(1), scratch_.sub("missing.pem")), "cannot read"},
