@@ -79,6 +79,9 @@ class KvService final
   // every member listens, or change with discovery).
   void set_client_addresses(std::map<raft::NodeId, std::string> addresses);
 
+  // Calls admitted and not answered yet: what max_in_flight limits.
+  std::size_t in_flight() const { return in_flight_.load(); }
+
   grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                                 grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,

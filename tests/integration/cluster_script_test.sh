@@ -10,7 +10,34 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$1
 export RAFTKV_CLUSTER_DIR=$(mktemp -d)
 export RAFTKV_BIN=$build/bin-links
-export RAFTKV_CLIENT_PORT=$((20000 + ($$ % 1000) * 12))  # below the ephemeral range; 12 ports each
+# Twelve consecutive ports that are free right now, drawn from the range the
+# C++ tests' free_port() uses (below the kernel's ephemeral ports), each
+# checked by binding it: five for clients, five for peers, two for a sixth
+# member.
+free_ports() { # COUNT
+  python3 - "$1" <<'PY'
+import random, socket, sys
+count = int(sys.argv[1])
+for _ in range(1000):
+    first = random.randint(20000, 32000 - count)
+    held = []
+    try:
+        for port in range(first, first + count):
+            held.append(socket.socket())
+            held[-1].bind(("127.0.0.1", port))
+        print(first)
+        break
+    except OSError:
+        pass
+    finally:
+        for sock in held:
+            sock.close()
+else:
+    sys.exit("no %d consecutive free ports on 127.0.0.1 between 20000 and 32000" % count)
+PY
+}
+RAFTKV_CLIENT_PORT=$(free_ports 12)
+export RAFTKV_CLIENT_PORT
 export RAFTKV_PEER_PORT=$((RAFTKV_CLIENT_PORT + 5))
 mkdir -p "$RAFTKV_BIN"
 ln -sf "$build/daemon/raftkvd" "$RAFTKV_BIN/raftkvd"

@@ -92,15 +92,39 @@ while read -r source; do
 done < <(awk '$1 == "COPY" && $2 !~ /^--from/ { for (i = 2; i < NF; i++) print $i }' "$containerfile")
 runtime=$(awk '/install -y --no-install-recommends/ { on = 1; next } on && /&&/ { on = 0 } on { print }' \
   "$containerfile" | tr -d '\\' | xargs)
+# One look-up for all of them (each apt-cache call loads the whole index).
+# shellcheck disable=SC2086 # one word per package
+indexed=" $(apt-cache show $runtime 2>/dev/null | awk '/^Package: / { print $2 }' | sort -u | xargs) "
+missing_runtime=0
 for package in $runtime; do
-  apt-cache show "$package" >/dev/null 2>&1 || fail "runtime package $package is not in Debian's index"
+  if [[ $indexed != *" $package "* ]]; then
+    fail "runtime package $package is not in Debian's index"
+    missing_runtime=1
+  fi
 done
-ok "runtime packages exist in Debian: $runtime"
+[[ $missing_runtime -eq 0 ]] && ok "runtime packages exist in Debian: $runtime"
 base="libc6 libstdc++6 libgcc-s1"  # in debian:12-slim
-for binary in "$build/daemon/raftkvd" "$build/tools/kvctl"; do
-  for library in $(ldd "$binary" | awk '/=>/ { print $3 }'); do
-    owner=$(dpkg -S "$library" 2>/dev/null || dpkg -S "$(readlink -f "$library")" 2>/dev/null || true)
-    owner=${owner%%:*}
+# Which package owns each library: one dpkg query for all of them (each
+# query reads dpkg's whole file list, so one per library would cost as much
+# as the machine has packages installed). A library is registered under the
+# path ldd prints or, on a merged /usr, under the path it resolves to.
+binaries=("$build/daemon/raftkvd" "$build/tools/kvctl")
+declare -A libraries_of
+paths=()
+for binary in "${binaries[@]}"; do
+  libraries_of[$binary]=$(ldd "$binary" | awk '/=>/ { print $3 }')
+  for library in ${libraries_of[$binary]}; do paths+=("$library" "$(readlink -f "$library")"); done
+done
+declare -A owner_of
+while IFS= read -r line; do
+  # "libfoo1:amd64: /usr/lib/x86_64-linux-gnu/libfoo.so.1" (or "a, b: PATH" for a diversion)
+  packages=${line%%: /*}
+  owner=${packages%%,*}
+  owner_of["/${line#*: /}"]=${owner%%:*}
+done < <(dpkg-query -S "${paths[@]}" 2>/dev/null || true)
+for binary in "${binaries[@]}"; do
+  for library in ${libraries_of[$binary]}; do
+    owner=${owner_of[$library]:-${owner_of[$(readlink -f "$library")]:-}}
     if [[ -z $owner ]]; then
       fail "$(basename "$binary") links $library, which no package owns"
     elif [[ " $runtime $base " != *" $owner "* ]]; then

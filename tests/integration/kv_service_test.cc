@@ -68,11 +68,14 @@ class ThreeMembers : public ::testing::Test {
       member.server =
           std::make_unique<raft::Server>(options, member.storage->raft(), member.storage->snapshots(),
                                          member.transport, discovery_, member.storage->store());
-      ASSERT_TRUE(member.server->start().ok());
+      if (start_raft_at_setup()) {
+        ASSERT_TRUE(member.server->start().ok());
+      }
       KvServiceOptions service_options;
       service_options.cluster_id = kCluster;
       service_options.member_id = id;
       service_options.default_timeout = 2s;
+      service_options.leader_wait = leader_wait_;
       member.service = std::make_unique<KvService>(service_options, *member.server, *member.storage->store());
       grpc::ServerBuilder builder;
       int port = 0;
@@ -105,6 +108,11 @@ class ThreeMembers : public ::testing::Test {
   void TearDown() override {
     for (auto& [id, member] : members_) stop(id);
   }
+
+  // Whether SetUp starts every member's Raft server (or leaves it to the test).
+  virtual bool start_raft_at_setup() const { return true; }
+  // How long a request waits for a leader to be known.
+  std::chrono::milliseconds leader_wait_{1000};
 
   void stop(raft::NodeId id) {
     Member& member = members_[id];
@@ -199,12 +207,27 @@ TEST_F(ThreeMembers, BadRequestsGetInvalidArgumentAndChangeNothing) {
   EXPECT_EQ(get(1, "", &range).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(ThreeMembers, RequestsThatArriveBeforeAnyLeaderWaitForTheElection) {
-  // No leader yet (the first election takes at least one election timeout):
-  // members hold the requests until one is known instead of refusing them.
-  ASSERT_EQ(members_[3].server->status().leader, raft::kNoNode);
-  api::PutResponse put_response;
-  const grpc::Status put_status = put(3, "early", "bird", &put_response);
+// The services listen before Raft runs: a test starts the servers itself.
+class ThreeMembersStartingLater : public ThreeMembers {
+ protected:
+  ThreeMembersStartingLater() { leader_wait_ = 30s; }
+  bool start_raft_at_setup() const override { return false; }
+};
+
+TEST_F(ThreeMembersStartingLater, RequestsThatArriveBeforeAnyLeaderWaitForTheElection) {
+  // Member 3 alone cannot elect anyone: while the write arrives there is
+  // certainly no leader. Members hold such requests until one is known
+  // instead of refusing them.
+  ASSERT_TRUE(members_[3].server->start().ok());
+  grpc::Status put_status;
+  std::jthread early_write([&] {  // joined however the test ends
+    api::PutResponse put_response;
+    put_status = put(3, "early", "bird", &put_response);
+  });
+  ASSERT_TRUE(raft::testing::eventually([&] { return members_[3].service->in_flight() == 1; }));
+  EXPECT_EQ(members_[3].server->status().leader, raft::kNoNode);
+  for (raft::NodeId id : {1, 2}) ASSERT_TRUE(members_[id].server->start().ok());
+  early_write.join();
   ASSERT_TRUE(put_status.ok()) << put_status.error_message();
   api::RangeResponse range;
   const grpc::Status get_status = get(2, "early", &range);

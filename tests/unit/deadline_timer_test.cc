@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "tests/unit/eventually.h"
@@ -43,10 +45,22 @@ TEST(DeadlineTimer, RunsEachFunctionNoEarlierThanItsTimeAndInTimeOrder) {
 TEST(DeadlineTimer, ACancelledFunctionNeverRuns) {
   std::atomic<int> cancelled_runs{0}, other_runs{0};
   DeadlineTimer timer;
-  const DeadlineTimer::Entry entry = timer.at(Clock::now() + 20ms, [&] { ++cancelled_runs; });
-  timer.at(Clock::now() + 40ms, [&] { ++other_runs; });
+  // The timer's thread is held inside a first function while the test
+  // schedules and cancels, so the cancelled one is certainly due -- and
+  // certainly not run yet -- when the thread is let go.
+  std::promise<void> let_go;
+  std::promise<void> holding;
+  timer.at(Clock::now(), [&, go = let_go.get_future().share()] {
+    holding.set_value();
+    go.wait();
+  });
+  holding.get_future().wait();
+  const DeadlineTimer::Entry entry = timer.at(Clock::now() + 1ms, [&] { ++cancelled_runs; });
+  timer.at(Clock::now() + 2ms, [&] { ++other_runs; });
   timer.cancel(entry);
-  timer.cancel(entry);  // twice: still fine
+  timer.cancel(entry);                                // twice: still fine
+  std::this_thread::sleep_until(Clock::now() + 3ms);  // both are due now
+  let_go.set_value();
   EXPECT_TRUE(raft::testing::eventually([&] { return other_runs == 1; }));
   EXPECT_EQ(cancelled_runs, 0);
 }
