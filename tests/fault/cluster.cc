@@ -183,9 +183,16 @@ std::vector<int> FaultCluster::reap_exited() {
       exited.push_back(member);
       state.pid = -1;
       state.paused = false;
+      state.exit_status = status;
     }
   }
   return exited;
+}
+
+std::string FaultCluster::how_it_exited(int member) const {
+  const int status = members_.at(member).exit_status;
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "exit status " + std::to_string(WEXITSTATUS(status));
 }
 
 std::vector<int> FaultCluster::restore_all() {

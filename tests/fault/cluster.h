@@ -74,6 +74,8 @@ class FaultCluster {
   // The members that exited since the last look, by themselves (a crash the
   // harness did not cause, or a start they refused); reaped, left down.
   std::vector<int> reap_exited();
+  // How a member that exited by itself ended: "exit status 1", "signal 6".
+  std::string how_it_exited(int member) const;
   // Restarts every member that is down and resumes every paused one.
   // Returns the members found to have exited by themselves (a crash the
   // harness did not cause), which are restarted too.
@@ -99,6 +101,7 @@ class FaultCluster {
     bool paused = false;
     int starts = 0;
     int power_failures = 0;
+    int exit_status = 0;                              // waitpid's, when it exited by itself
     std::unique_ptr<powerloss::PowerLossMount> disk;  // with power_loss_fs only
   };
 

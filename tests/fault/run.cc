@@ -80,10 +80,10 @@ void check_digests(RunRecord& record, FaultCluster& cluster) {
 // start it refused (after a power failure, say); its last words say which.
 void report_exits(RunRecord& record, FaultCluster& cluster, const std::vector<int>& exited) {
   for (int member : exited) {
-    record.violations.push_back({Check::kMemberExited, "member m" + std::to_string(member) +
-                                                           " exited by itself; the last line of nodes/m" +
-                                                           std::to_string(member) +
-                                                           ".log: " + cluster.last_log_line(member)});
+    record.violations.push_back(
+        {Check::kMemberExited, "member m" + std::to_string(member) + " exited by itself (" +
+                                   cluster.how_it_exited(member) + "); the last line of nodes/m" +
+                                   std::to_string(member) + ".log: " + cluster.last_log_line(member)});
   }
 }
 
