@@ -25,34 +25,19 @@ mutations=(
   "raft/file_snapshot_store.cc|    if (::fdatasync(fd_) != 0) return|    if (false) return|FileSnapshotStore commits a snapshot file it did not sync"
 )
 
-mkdir -p "$scratch/tree"
-(cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$scratch/tree")
-cmake -S "$scratch/tree" -B "$scratch/build" -G Ninja -DRAFTKV_SANITIZER_TWINS=OFF >/dev/null
-build_raftkvd() {
-  local log
-  if ! log=$(cmake --build "$scratch/build" --target raftkvd 2>&1); then
-    echo "skipped-sync-check: $1 does not build:" >&2
-    tail -20 <<<"$log" >&2
-    exit 2
-  fi
-}
-build_raftkvd "the unmutated tree"
+source "$repo/tests/mutant_tree.sh"
+mutant_tree_create "$repo" "$scratch"
+mutant_tree_build raftkvd "the unmutated tree"
 echo "skipped-sync-check: raftkvd built in $((SECONDS - started)) s"
 
 survivors=0
 for mutation in "${mutations[@]}"; do
   IFS='|' read -r file from to what <<<"$mutation"
   mutant_started=$SECONDS
-  target="$scratch/tree/$file"
-  original=$(<"$target")
-  if [[ $original != *"$from"* || $original == *"$from"*"$from"* ]]; then
-    echo "skipped-sync-check: anchor not found exactly once in $file: $from" >&2
-    exit 2
-  fi
-  printf '%s\n' "${original/"$from"/"$to"}" >"$target"
-  build_raftkvd "the mutant ($what)"
+  mutant_apply "$file" "$from" "$to"
+  mutant_tree_build raftkvd "the mutant ($what)"
   status=0
-  output=$("$build/tests/fault/fault_run" --raftkvd "$scratch/build/daemon/raftkvd" \
+  output=$("$build/tests/fault/fault_run" --raftkvd "$mutant_build/daemon/raftkvd" \
     --power-loss-fs "$build/tests/powerloss/power_loss_fs" --seed 1 --seeds "$seeds" --duration 60 \
     --results "$scratch/results" 2>&1) || status=$?
   if [[ $status -eq 2 ]]; then
@@ -66,7 +51,7 @@ for mutation in "${mutations[@]}"; do
     echo "   SURVIVED $seeds runs"
     survivors=$((survivors + 1))
   fi
-  printf '%s\n' "$original" >"$target"
+  mutant_undo
 done
 echo "skipped-sync-check: ${#mutations[@]} mutants, $survivors survived, in $((SECONDS - started)) s"
 exit $((survivors > 0))

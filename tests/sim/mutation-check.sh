@@ -35,18 +35,9 @@ mutations=(
 # One copy of the tree as it is now, so that edits made while the check runs
 # do not leak into it, configured and built once; each mutant then costs the
 # files it changes and a link.
-mkdir -p "$scratch/tree"
-(cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$scratch/tree")
-cmake -S "$scratch/tree" -B "$scratch/build" -G Ninja -DRAFTKV_SANITIZER_TWINS=OFF >/dev/null
-build() {
-  local log
-  if ! log=$(cmake --build "$scratch/build" --target raft_sim 2>&1); then
-    echo "mutation-check: $1 does not build:" >&2
-    tail -20 <<<"$log" >&2
-    exit 2
-  fi
-}
-build "the unmutated tree"
+source "$repo/tests/mutant_tree.sh"
+mutant_tree_create "$repo" "$scratch"
+mutant_tree_build raft_sim "the unmutated tree"
 echo "mutation-check: the unmutated raft_sim built in $((SECONDS - started)) s"
 
 # The seed range in as many slices as there are cores, run side by side. A
@@ -64,7 +55,7 @@ run_seeds() {
     slices+=("$from..$to")
   done
   for slice in "${slices[@]}"; do
-    "$scratch/build/tests/sim/raft_sim" --seeds "$slice" >"$scratch/slice-$slice.log" 2>&1 &
+    "$mutant_build/tests/sim/raft_sim" --seeds "$slice" >"$scratch/slice-$slice.log" 2>&1 &
     pids+=($!)
   done
   for i in "${!slices[@]}"; do
@@ -85,20 +76,14 @@ printf '%-72s %-44s %s\n' "mutation" "result" "time"
 for mutation in "${mutations[@]}"; do
   IFS='|' read -r file from to what <<<"$mutation"
   mutant_started=$SECONDS
-  target="$scratch/tree/$file"
-  original=$(<"$target")
-  if [[ $original != *"$from"* || $original == *"$from"*"$from"* ]]; then
-    echo "mutation-check: anchor not found exactly once in $file: $from" >&2
-    exit 2
-  fi
-  printf '%s\n' "${original/"$from"/"$to"}" >"$target"
-  build "the mutant ($what)"
+  mutant_apply "$file" "$from" "$to"
+  mutant_tree_build raft_sim "the mutant ($what)"
   if result=$(run_seeds); then
     result="SURVIVED $seeds"
     survivors=$((survivors + 1))
   fi
   printf '%-72s %-44s %s s\n' "$what" "$result" "$((SECONDS - mutant_started))"
-  printf '%s\n' "$original" >"$target"
+  mutant_undo
 done
 echo "mutation-check: ${#mutations[@]} mutants, $survivors survived, in $((SECONDS - started)) s"
 exit $((survivors > 0))
