@@ -284,6 +284,10 @@ void Server::stop() {
   apply_ready_.notify_all();
   apply_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  publish_not_running();
+}
+
+void Server::publish_not_running() {
   {
     std::lock_guard status(status_mutex_);
     status_.running = false;
@@ -435,11 +439,7 @@ void Server::raft_loop() {
   spdlog::critical("raft node {}: {} (the write that failed is logged above)", options_.core.id,
                    fault.message);
   fail_everything(fault);
-  {
-    std::lock_guard status(status_mutex_);
-    status_.running = false;
-  }
-  status_changed_.notify_all();
+  publish_not_running();
   if (options_.on_fault) options_.on_fault(fault);
 }
 

@@ -279,6 +279,7 @@ class Server {
   void check_transfer(std::chrono::steady_clock::time_point now);
   void expire_reads(std::chrono::steady_clock::time_point now);
   void publish_status();
+  void publish_not_running();  // after stop(), or when the node stopped itself
   void fail_everything(const Error& error);
   void apply_loop();
   void fail_apply(ApplyBatch& work, const Error& error);

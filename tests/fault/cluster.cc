@@ -234,26 +234,23 @@ std::optional<int> FaultCluster::leader() {
   return found;
 }
 
-std::optional<api::StatusResponse> FaultCluster::status(int member, std::chrono::milliseconds timeout) {
+std::optional<api::StatusResponse> FaultCluster::status(int member, std::chrono::milliseconds timeout,
+                                                        bool with_state_digest) {
   const Member& state = members_.at(member);
   if (state.pid <= 0 || state.paused) return std::nullopt;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+  api::StatusRequest request;
+  request.set_with_state_digest(with_state_digest);
   api::StatusResponse status;
-  if (!admin(member).Status(&context, api::StatusRequest(), &status).ok()) return std::nullopt;
+  if (!admin(member).Status(&context, request, &status).ok()) return std::nullopt;
   return status;
 }
 
 std::map<int, api::StateDigest> FaultCluster::state_digests(std::chrono::milliseconds timeout) {
   std::map<int, api::StateDigest> digests;
-  for (auto& [member, state] : members_) {
-    if (state.pid <= 0 || state.paused) continue;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + timeout);
-    api::StatusRequest request;
-    request.set_with_state_digest(true);
-    api::StatusResponse status;
-    if (admin(member).Status(&context, request, &status).ok()) digests[member] = status.state();
+  for (const auto& [member, state] : members_) {
+    if (auto answer = status(member, timeout, /*with_state_digest=*/true)) digests[member] = answer->state();
   }
   return digests;
 }

@@ -89,7 +89,8 @@ class FaultCluster {
   // Every running member's state digest (Admin Status), when it answers.
   std::map<int, raftkv::api::StateDigest> state_digests(std::chrono::milliseconds timeout);
   // One member's Admin Status, when it answers within `timeout`.
-  std::optional<raftkv::api::StatusResponse> status(int member, std::chrono::milliseconds timeout);
+  std::optional<raftkv::api::StatusResponse> status(int member, std::chrono::milliseconds timeout,
+                                                    bool with_state_digest = false);
 
   std::string log_path(int member) const;
   // The last line of the member's log: why a member that exited did.

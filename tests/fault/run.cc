@@ -170,7 +170,8 @@ void run_faults(RunRecord& record, FaultCluster& cluster, FaultNetwork& network,
     record.violations.push_back({Check::kLostWrite, lost.what});
     record.offending_keys.push_back(lost.key);
   }
-  if (record.passed() && count_snapshot_installs(cluster) == 0) {
+  record.snapshot_installs = count_snapshot_installs(cluster);
+  if (record.passed() && record.snapshot_installs == 0) {
     record.violations.push_back({Check::kCoverage, "no member caught up by InstallSnapshot in this run"});
   }
 }
@@ -228,7 +229,6 @@ RunRecord run_once(const RunOptions& options, FaultNetwork& network) {
     } else {
       record.history = workload.history();
     }
-    record.snapshot_installs = count_snapshot_installs(cluster);
   }
 
   const Clock::time_point checking = Clock::now();
