@@ -54,13 +54,23 @@ FaultEvent catch_up_by_snapshot(FaultCluster& cluster, Clock::time_point origin,
   std::optional<int> leader;
   if (!wait_for([&] { return (leader = cluster.leader()).has_value(); }, milliseconds(10'000)))
     return fail("no leader within 10 s");
+  // A follower that answers: one restarted by the last heal may still be
+  // opening its data (after a power failure, recovering it).
   int follower = 0;
-  for (int member = 1; member <= cluster.members() && follower == 0; ++member) {
-    if (member != *leader && cluster.running(member) && !cluster.paused(member)) follower = member;
-  }
-  if (follower == 0) return fail("no running follower");
-  const std::optional<raftkv::api::StatusResponse> before = cluster.status(follower, milliseconds(2000));
-  if (!before) return fail("m" + std::to_string(follower) + " did not answer Status");
+  std::optional<raftkv::api::StatusResponse> before;
+  const bool found = wait_for(
+      [&] {
+        for (int member = 1; member <= cluster.members(); ++member) {
+          if (member == *leader || !cluster.running(member) || cluster.paused(member)) continue;
+          if ((before = cluster.status(member, milliseconds(500)))) {
+            follower = member;
+            return true;
+          }
+        }
+        return false;
+      },
+      milliseconds(20'000));
+  if (!found) return fail("no follower answered Status within 20 s");
   const std::uint64_t held = before->last_log_index();
 
   cluster.kill(follower);
