@@ -1,24 +1,27 @@
 #pragma once
-// raft::Server: runs a raft::Core with a real clock and threads over the
+// raft::Server: runs a raft::Node with a real clock and threads over the
 // pluggable seams -- Storage, Transport, Discovery and StateMachine -- and
 // offers applications a replicated state machine:
 //
 //   auto applied = server.propose("command").get();   // Result<Applied>
 //   auto index = server.read_index().get();            // Result<Index>
 //
-// Two threads: the raft loop owns the core (inputs, ticks, persisting each
-// Ready, sending) and the apply loop feeds committed entries to the state
-// machine, so a slow state machine never delays heartbeats or votes.
-// Proposals that arrive while the loop is syncing are persisted together
-// with the next sync (group commit).
+// The Node (raft/node.h) carries out the Raft algorithm's Ready contract;
+// the Server only gives it threads, queues and the clock. The raft loop
+// owns the Node: it feeds it every input that queued up, sends what it
+// asks to send, does the disk write it asks for (DiskWriter) and reports
+// it done; inputs that arrive during the write are fed together next, so
+// one write carries them all (group commit). The apply loop runs the
+// Applier (raft/applier.h) on the state machine, so a slow state machine
+// never delays heartbeats or votes.
 //
 // Log compaction (§7): after options.snapshot_entries entries (or
 // snapshot_bytes of commands) applied since the last snapshot, the apply
 // loop takes a view of the state machine and a third thread writes it to the
-// SnapshotStore; then the raft loop records it in Storage and deletes the
-// log before it (keeping compaction_margin entries). Followers that need
-// deleted entries receive the snapshot in chunks; a follower checks a
-// received snapshot end to end before its state machine restores from it.
+// SnapshotStore; then the Node records it and compacts the log (keeping
+// compaction_margin entries). Followers that need deleted entries receive
+// the snapshot in chunks, checked end to end before their state machine
+// restores from it.
 
 #include <atomic>
 #include <chrono>
@@ -35,8 +38,11 @@
 #include <variant>
 #include <vector>
 
+#include "raft/applier.h"
 #include "raft/core.h"
 #include "raft/discovery.h"
+#include "raft/disk_writer.h"
+#include "raft/node.h"
 #include "raft/result.h"
 #include "raft/server_metrics.h"
 #include "raft/snapshot_store.h"
@@ -102,13 +108,9 @@ struct ServerOptions {
   // daemon exits then, so that a supervisor restarts it on its data (or an
   // operator looks at the disk) instead of leaving a silent member up.
   std::function<void(const Error&)> on_fault;
-};
-
-// A committed proposal: where it is in the log and what the state machine
-// answered.
-struct Applied {
-  Index index = 0;
-  std::string result;
+  // Checks the node's own invariants (Node::check_invariants) after every
+  // step and aborts with the broken one: for tests.
+  bool check_invariants = false;
 };
 
 struct FollowerStatus {
@@ -166,7 +168,7 @@ class Server {
   // call back into the server and wait). For callers that serve many
   // requests without a thread waiting on each. A proposal still queued at
   // `deadline` (its caller gave up) is never proposed: kExpired.
-  using ProposalDone = std::function<void(Result<Applied>)>;
+  using ProposalDone = raft::ProposalDone;
   void propose(std::string command, ProposalDone done,
                std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
@@ -178,7 +180,7 @@ class Server {
   // threads -- usually the apply thread, right after applying up to the
   // index -- so it must be quick and must not call back into the server and
   // wait).
-  using ReadDone = std::function<void(Result<Index>)>;
+  using ReadDone = raft::ReadDone;
   void read_index(ReadDone done);
 
   // Proposes a membership change (Core::change_membership); done, like a
@@ -234,59 +236,26 @@ class Server {
   using Input = std::variant<pb::Message, ProposeRequest, ReadRequest, TransferRequest, MembershipRequest,
                              SnapshotTaken>;
 
-  struct PendingProposal {
-    Term term;
-    ProposalDone done;
-  };
-  struct PendingRead {
-    std::chrono::steady_clock::time_point deadline;
-    ReadDone done;
-  };
-  // Handed from the raft loop to the apply loop, in order.
-  struct ApplyBatch {
-    // A snapshot to restore the state machine from, before `entries`.
-    std::optional<pb::SnapshotMetadata> restore;
-    std::vector<pb::Entry> entries;
-    std::map<Index, PendingProposal> proposals;  // by index, for these entries
-    std::vector<std::pair<Index, ReadDone>> reads;
-  };
-
   void enqueue(Input input);
-  // Answers a request that will never reach the core with `error`.
+  // Answers a request that will never reach the node with `error`.
   static void refuse(Input& input, const Error& error);
-  // Fails every proposal and read waiting for the core with `error`.
-  void fail_pending(const Error& error);
   void raft_loop();
-  bool handle(Input& input);  // false: storage failed
-  void track_proposal(Result<ProposalTicket> ticket, ProposalDone done);
-  void start_transfer(TransferRequest& request);
-  bool process_ready();
-  bool receive_snapshot_chunks(const Ready& ready, std::vector<std::pair<Index, bool>>& received);
-  bool install_snapshot(const pb::SnapshotMetadata& snapshot, ApplyBatch& work);
-  bool fill_snapshot_chunk(pb::Message& message);
-  bool record_snapshot(const pb::SnapshotMetadata& snapshot);
-  Status restore_state_machine(const pb::SnapshotMetadata& snapshot);
-  void maybe_take_snapshot();
+  void feed(Input& input);
+  // Carries out what the node asked for until it asks for nothing more.
+  void drain();
+  void write(const DiskWrite& write);
+  void update_transport_peers();
   void log_role_change(const SoftState& now);
   // bootstrap() from ServerOptions::founding_state.
   Status found_from_state(PersistentState& state, const pb::Configuration& configuration);
   Status bootstrap(PersistentState& state, const std::vector<Peer>& founders);
-  // Transport peers: the members of the configuration in force and the
-  // discovered ones, at the discovered address when there is one (DNS may
-  // move a member) and otherwise the one recorded in the configuration.
-  void update_transport_peers();
-  void note_membership();  // after each Ready: the configuration may have changed
-  void check_transfer(std::chrono::steady_clock::time_point now);
-  void expire_reads(std::chrono::steady_clock::time_point now);
   void publish_status();
   void publish_not_running();  // after stop(), or when the node stopped itself
   void fail_everything(const Error& error);
   void apply_loop();
-  void fail_apply(ApplyBatch& work, const Error& error);
+  void maybe_take_snapshot();
 
   const ServerOptions options_;
-  const std::chrono::milliseconds read_timeout_;
-  const std::chrono::milliseconds transfer_timeout_;
   const std::shared_ptr<Storage> storage_;
   const std::shared_ptr<SnapshotStore> snapshots_;
   const std::shared_ptr<Transport> transport_;
@@ -294,52 +263,35 @@ class Server {
   const std::shared_ptr<StateMachine> state_machine_;
 
   // Owned by the raft loop thread once started.
-  std::unique_ptr<Core> core_;
-  std::map<Index, PendingProposal> pending_proposals_;
-  std::map<std::uint64_t, PendingRead> pending_reads_;
-  std::uint64_t next_read_id_ = 1;
-  std::unique_ptr<SnapshotFileWriter> incoming_snapshot_;   // being received
-  DiscoveryWatch discovery_watch_;                          // hands new member addresses to the transport
-  std::shared_ptr<const pb::Configuration> configuration_;  // in force; what the transport was told of
-  std::uint64_t configuration_version_ = 0;                 // MembershipHistory::version() of it
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<DiskWriter> disk_writer_;
+  DiscoveryWatch discovery_watch_;  // hands new member addresses to the transport
   std::atomic<bool> removed_{false};
   ServerMetrics metrics_;
   // Admitted proposals not answered yet (ServerOptions::max_pending_*).
   std::atomic<std::size_t> pending_count_{0};
   std::atomic<std::size_t> pending_bytes_{0};
   NodeId last_leader_seen_ = kNoNode;  // raft thread: for metrics_.leader_changes
-  struct PendingTransfer {
-    NodeId target = kNoNode;
-    std::chrono::steady_clock::time_point deadline;
-    std::promise<Status> promise;
-  };
-  std::optional<PendingTransfer> transfer_;
 
   std::mutex peers_mutex_;  // discovery's thread and the raft loop both update the transport
   std::vector<Peer> discovered_;
   std::vector<Peer> configured_;
-  Index committed_configuration_index_ = 0;  // where the committed one the transport was told of is
 
   std::mutex inbox_mutex_;
   std::condition_variable inbox_ready_;
   std::vector<Input> inbox_;
   bool stopping_ = false;
 
+  // The apply loop's; `applier_` is used on that thread only (after start()).
+  std::unique_ptr<Applier> applier_;
   std::mutex apply_mutex_;
   std::condition_variable apply_ready_;
-  std::deque<ApplyBatch> apply_queue_;
+  std::deque<ApplyWork> apply_queue_;
   bool apply_stopping_ = false;
   bool snapshot_finished_ = false;  // the apply loop should see if another is due
   std::atomic<Index> applied_index_{0};
   std::atomic<bool> apply_failed_{false};
-  // Owned by the apply loop: what the next snapshot is measured against.
-  Index last_snapshot_index_ = 0;
-  std::uint64_t bytes_since_snapshot_ = 0;
-  Index last_command_index_ = 0;
-  Term last_command_term_ = 0;
-  pb::Configuration applied_configuration_;  // in force at the last applied entry: goes in snapshots
-  std::thread snapshot_thread_;              // writes one snapshot at a time
-  std::atomic<bool> snapshot_running_{false};
+  std::thread snapshot_thread_;  // writes one snapshot at a time
 
   mutable std::mutex status_mutex_;
   mutable std::condition_variable status_changed_;

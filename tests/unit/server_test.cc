@@ -63,6 +63,7 @@ class ServerCluster {
     options.core.election_ticks = 20;
     options.core.heartbeat_ticks = 2;
     options.core.random_seed = id;
+    options.check_invariants = true;
     if (tweak_) tweak_(options);
     servers_[id] = std::make_unique<Server>(options, storages_[id], snapshot_stores_[id],
                                             network_->endpoint(), discovery_, machines_[id]);
