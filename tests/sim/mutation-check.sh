@@ -30,6 +30,12 @@ mutations=(
   "raft/log_payloads.cc|  if (missing == 0) return PayloadFill::kReady;|  if (missing >= 0) return PayloadFill::kReady;|send AppendEntries without the payloads dropped from memory"
   "raft/core_replication.cc|  for (NodeId voter : membership().voters()) {|  std::vector<NodeId> everyone = peers_; everyone.push_back(config_.id); for (NodeId voter : everyone) {|count learners towards commitment (§4.2.1)"
   "raft/core_membership.cc|  memberships_.truncate_after(append.prev_log_index());|  (void)0;|keep a configuration whose entry was truncated away (§4.1)"
+  # The driver (raft::Node, raft::Applier), which the simulation runs as production does.
+  "raft/node.cc|  ready_in_flight_ = std::move(ready);|  for (const pb::Message& m : ready.messages_after_persist) { if (m.has_append_entries_response()) output_.messages.push_back(m); } ready_in_flight_ = std::move(ready);|driver: acknowledge entries before they are synced"
+  "raft/node.cc|  ready_in_flight_ = std::move(ready);|  for (const pb::Message& m : ready.messages_after_persist) { if (m.has_request_vote_response()) output_.messages.push_back(m); } ready_in_flight_ = std::move(ready);|driver: answer a vote before the vote is durable"
+  "raft/node.cc|  write.sync = installs ? true : ready.must_sync;|  write.sync = installs ? true : false;|driver: save entries and votes without syncing them"
+  "raft/node.cc|      work.restore = *ready.snapshot;|      (void)0;|driver: apply entries after a snapshot without installing it"
+  "raft/applier.cc|      if (proposal->second.term == entry.term()) {|      if (true) {|driver: decide a proposal by its index, not its term"
 )
 
 # One copy of the tree as it is now, so that edits made while the check runs

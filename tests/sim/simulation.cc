@@ -1,48 +1,54 @@
 #include "tests/sim/simulation.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <map>
+#include <memory>
 
+#include "raft/applier.h"
+#include "raft/disk_writer.h"
 #include "raft/in_memory_snapshot_store.h"
-#include "raft/in_memory_storage.h"
-#include "raft/log_payloads.h"
-#include "raft/snapshot_file.h"
 #include "tests/checker/linearizability.h"
+#include "tests/sim/sim_machine.h"
+#include "tests/sim/simulated_storage.h"
 
 namespace raft::sim {
 
 namespace {
+
+// One time unit of the simulation is a millisecond of the Node's clock.
 constexpr std::uint64_t kTickInterval = 10;
+
+NodeTime at(std::uint64_t time) {
+  return NodeTime(std::chrono::milliseconds(time));
 }
 
-struct Simulation::Node {
+}  // namespace
+
+// One simulated machine: its disk and snapshot files survive a crash; the
+// Node, its DiskWriter, its Applier and its state machine do not.
+struct Simulation::SimNode {
   NodeId id;
   CoreConfig config;
-  std::unique_ptr<Core> core;  // null while crashed
-  std::uint64_t epoch = 0;     // bumped by a crash: events of an earlier life are void
-  // The simulated disk: it keeps what a completed write put there.
-  InMemoryStorage disk;
+  std::uint64_t epoch = 0;  // bumped by a crash: events of an earlier life are void
+  SimulatedStorage disk;
   InMemorySnapshotStore snapshots;
   pb::HardState durable_hard_state;  // a copy, for the checker
-  // Snapshot files being written, lost in a crash: one taken from the state
-  // machine, and one received from a leader.
-  std::unique_ptr<SnapshotFileWriter> taking;
-  pb::SnapshotMetadata taking_snapshot;
-  std::unique_ptr<SnapshotFileWriter> receiving;
-  // The Ready being written; the node takes no other input until it is done,
-  // as raft::Server's loop does.
-  std::optional<Ready> writing;
-  std::deque<Input> waiting;
-  // The state machine is volatile here: every entry it applied, in order.
-  // After a restart it restores the latest snapshot and replays the log.
-  std::vector<pb::Entry> machine;
-  Index applied = 0;
+
+  std::unique_ptr<raft::Node> node;  // null while crashed
+  std::unique_ptr<DiskWriter> writer;
+  std::unique_ptr<SimMachine> machine;
+  std::unique_ptr<Applier> applier;
+  // The disk write in flight: done (in memory) at once, completed -- synced
+  // when asked, and reported to the node -- after a simulated latency.
+  std::optional<DiskWrite> write;
+  std::optional<DiskWriteResult> write_result;
+  // A snapshot of the state machine being written out, lost in a crash.
+  std::optional<EncodedSnapshot> taking;
   Index recorded_commit = 0;
   bool was_leader = false;
-  std::map<std::uint64_t, Index> reads;  // read id -> commit index when requested
-  std::uint64_t next_read_id = 1;
 };
 
 Simulation::Simulation(SimulationOptions options)
@@ -64,7 +70,7 @@ Simulation::Simulation(SimulationOptions options)
   const std::size_t batch = random_.uniform(1, 65);
   entries_per_round_trip_ = window * batch;
   for (NodeId id = 1; id <= count; ++id) {
-    auto node = std::make_unique<Node>();
+    auto node = std::make_unique<SimNode>();
     node->id = id;
     node->config.id = id;
     // Spare nodes start empty, as a node joining an existing cluster does.
@@ -103,7 +109,6 @@ Simulation::Simulation(SimulationOptions options)
   for (auto& node : nodes_) {
     node->config.max_snapshot_chunk_bytes = chunk_bytes;
     node->config.log_payload_cache_bytes = payload_cache;
-    node->core = std::make_unique<Core>(node->config);
   }
   result_.nodes = count;
 }
@@ -114,10 +119,9 @@ void Simulation::trace(const std::string& line) const {
   if (options_.verbose) std::cout << "[t=" << now_ << "] " << line << "\n";
 }
 
-void Simulation::schedule(std::uint64_t delay, EventKind kind, NodeId node, Input input) {
-  Event event{now_ + delay, next_sequence_++, kind, node, 0, std::move(input)};
-  if (node != kNoNode) event.epoch = nodes_[node - 1]->epoch;
-  events_.push(std::move(event));
+void Simulation::schedule(std::uint64_t delay, EventKind kind, NodeId node, pb::Message message) {
+  const std::uint64_t epoch = node != kNoNode ? nodes_[node - 1]->epoch : 0;
+  events_.push(Event{now_ + delay, next_sequence_++, kind, node, epoch, std::move(message)});
 }
 
 std::uint64_t Simulation::liveness_deadline() const {
@@ -128,8 +132,9 @@ std::uint64_t Simulation::liveness_deadline() const {
   Index longest = 0;
   std::uint64_t largest_snapshot = 0;
   for (const auto& node : nodes_) {
-    longest = std::max<Index>(longest, node->core->log().last_index());
-    largest_snapshot = std::max<std::uint64_t>(largest_snapshot, node->core->snapshot().size());
+    if (!node->node) continue;
+    longest = std::max<Index>(longest, node->node->core().log().last_index());
+    largest_snapshot = std::max<std::uint64_t>(largest_snapshot, node->node->core().snapshot().size());
   }
   const std::uint64_t round_trip = 2 * (max_delay_ + 1) + 6;
   const std::uint64_t chunks = largest_snapshot / nodes_.front()->config.max_snapshot_chunk_bytes + 1;
@@ -140,11 +145,11 @@ bool Simulation::linked(NodeId a, NodeId b) const {
   return partition_group_[a - 1] == partition_group_[b - 1];
 }
 
-Simulation::Node* Simulation::live_leader() {
-  Node* best = nullptr;
+Simulation::SimNode* Simulation::live_leader() {
+  SimNode* best = nullptr;
   for (auto& node : nodes_) {
-    if (node->core && node->core->role() == Role::kLeader &&
-        (best == nullptr || node->core->term() > best->core->term())) {
+    if (node->node && node->node->core().role() == Role::kLeader &&
+        (best == nullptr || node->node->core().term() > best->node->core().term())) {
       best = node.get();
     }
   }
@@ -166,9 +171,7 @@ SimulationResult Simulation::run() {
         (config.log_payload_cache_bytes == std::numeric_limits<std::size_t>::max()
              ? std::string("unbounded")
              : std::to_string(config.log_payload_cache_bytes) + " bytes"));
-  for (auto& node : nodes_) {
-    schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node->id, Tick{});
-  }
+  for (auto& node : nodes_) restart(*node);
   schedule(random_.uniform(100, 400), EventKind::kFault);
   schedule(random_.uniform(20, 60), EventKind::kClient);
   if (membership_changes_) schedule(membership_random_.uniform(50, 300), EventKind::kMembership);
@@ -199,16 +202,18 @@ SimulationResult Simulation::run() {
   }
 
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i]->core) checker_.check_membership(*nodes_[i]->core);
+    if (nodes_[i]->node) checker_.check_membership(nodes_[i]->node->core());
     for (std::size_t j = i + 1; j < nodes_.size(); ++j) {
-      if (nodes_[i]->core && nodes_[j]->core) checker_.check_logs_match(*nodes_[i]->core, *nodes_[j]->core);
+      if (nodes_[i]->node && nodes_[j]->node) {
+        checker_.check_logs_match(nodes_[i]->node->core(), nodes_[j]->node->core());
+      }
     }
   }
   result_.committed_entries = checker_.committed_count();
   if (!checker_.violation()) {
     // What the clients saw must be explainable by one order of operations.
     const raftkv::checker::History h = history_.finish();
-    if (getenv("DUMP_HISTORY"))
+    if (std::getenv("DUMP_HISTORY"))
       for (const auto& op : h) std::cerr << raftkv::checker::describe(op) << "\n";
     const raftkv::checker::Verdict verdict = raftkv::checker::check_linearizable(h);
     result_.client_operations = history_.size();
@@ -229,22 +234,27 @@ SimulationResult Simulation::run() {
 }
 
 void Simulation::handle(const Event& event) {
-  Node* node = event.node != kNoNode ? nodes_[event.node - 1].get() : nullptr;
+  SimNode* node = event.node != kNoNode ? nodes_[event.node - 1].get() : nullptr;
+  const bool alive = node != nullptr && node->epoch == event.epoch && node->node;
   switch (event.kind) {
-    case EventKind::kInput:
-      if (node->epoch != event.epoch || !node->core) return;  // sent to an earlier life
-      if (std::holds_alternative<Tick>(event.input)) {
-        schedule(kTickInterval, EventKind::kInput, node->id, Tick{});
-      }
-      deliver(*node, event.input);
+    case EventKind::kTick:
+      if (!alive) return;  // a tick of an earlier life
+      schedule(kTickInterval, EventKind::kTick, node->id);
+      node->node->advance_time(at(now_));
+      drain(*node);
+      break;
+    case EventKind::kMessage:
+      if (!alive) return;
+      node->node->receive(event.message);
+      drain(*node);
       break;
     case EventKind::kDiskWrite:
-      if (node->epoch == event.epoch && node->core) complete_disk_write(*node);
+      if (alive) complete_disk_write(*node);
+      break;
+    case EventKind::kSnapshotWritten:
+      if (alive) finish_snapshot(*node);
       break;
     case EventKind::kRestart: restart(*node); break;
-    case EventKind::kSnapshotWritten:
-      if (node->epoch == event.epoch && node->core) deliver(*node, SnapshotTaken{});
-      break;
     case EventKind::kFault:
       if (!healing_) {
         inject_fault();
@@ -264,40 +274,58 @@ void Simulation::handle(const Event& event) {
   }
 }
 
-void Simulation::deliver(Node& node, Input input) {
-  if (node.writing) {
-    node.waiting.push_back(std::move(input));
-    return;
-  }
-  feed(node, std::move(input));
-  pump(node);
-}
+// ------------------------------------------------------- one node's work --
 
-void Simulation::feed(Node& node, Input input) {
-  Core& core = *node.core;
-  if (auto* message = std::get_if<pb::Message>(&input)) {
-    core.step(*message);
-  } else if (std::holds_alternative<Tick>(input)) {
-    core.tick();
-  } else if (auto* propose = std::get_if<Propose>(&input)) {
-    // A follower refuses; the client moves on.
-    const Result<ProposalTicket> ticket = core.propose(propose->command);
-    if (ticket.ok()) {
-      history_.write_accepted(propose->write, node.id, ticket.value().index, ticket.value().term);
-    } else {
-      history_.write_refused(propose->write, now_);
+void Simulation::drain(SimNode& node) {
+  while (node.node && node.node->has_output()) {
+    NodeOutput output = node.node->take_output();
+    const Core& core = node.node->core();
+    for (const auto& [warning, line] : output.log) {
+      trace("node " + std::to_string(node.id) + ": " + line);
+      // A leader asked to send a snapshot file it does not hold.
+      if (line.rfind("cannot read snapshot", 0) == 0)
+        checker_.fail_with("node " + std::to_string(node.id) + ": " + line);
     }
-  } else if (auto* read = std::get_if<Read>(&input)) {
-    node.reads[read->id] = checker_.highest_committed();
-    core.read_index(read->id);
-  } else if (std::holds_alternative<SnapshotTaken>(input)) {
-    finish_snapshot(node);
+    for (pb::Message& message : output.messages) {
+      if (message.has_append_entries() && message.append_entries().entries_size() > 0 &&
+          message.append_entries().entries(0).index() < core.log().payloads_from()) {
+        ++result_.payloads_filled;
+      }
+      send(std::move(message));
+    }
+    for (ApplyWork& work : output.apply) {
+      if (work.restore) ++result_.snapshots_installed;
+      if (Status applied = node.applier->apply(std::move(work)); !applied.ok()) {
+        checker_.fail_with("node " + std::to_string(node.id) + ": " + applied.error().to_string());
+      }
+    }
+    if (output.write) {
+      const DiskWrite& write = *output.write;
+      checker_.on_entries_written(core, write.entries);
+      if (core.role() == Role::kLeader) checker_.on_leader_write(core, write.entries);
+      std::vector<std::string> notes;
+      node.write_result = node.writer->write(write, notes);
+      for (const std::string& note : notes) trace("node " + std::to_string(node.id) + ": " + note);
+      for (const auto& [index, intact] : node.write_result->snapshots_received) {
+        if (!intact) ++result_.snapshots_damaged;
+      }
+      node.write = std::move(output.write);
+      schedule(random_.uniform(1, 6), EventKind::kDiskWrite, node.id);
+    }
+    after_step(node);
+    if (!node.taking) start_snapshot(node);
   }
-  after_input(node);
+  if (node.node && node.node->failed() && !checker_.violation()) {
+    checker_.fail_with("node " + std::to_string(node.id) +
+                       " stopped: " + node.node->stop_reason()->to_string());
+  }
 }
 
-void Simulation::after_input(Node& node) {
-  const Core& core = *node.core;
+void Simulation::after_step(SimNode& node) {
+  const Core& core = node.node->core();
+  if (std::string broken = node.node->check_invariants(); !broken.empty()) {
+    checker_.fail_with("node " + std::to_string(node.id) + ": " + broken);
+  }
   const bool leader = core.role() == Role::kLeader;
   if (leader && !node.was_leader) {
     trace("node " + std::to_string(node.id) + " leads term " + std::to_string(core.term()) + " with " +
@@ -317,192 +345,62 @@ void Simulation::after_input(Node& node) {
     checker_.on_committed(core, node.recorded_commit + 1, core.log().committed());
     node.recorded_commit = core.log().committed();
     for (auto& other : nodes_) {
-      if (other->core && other->core->role() == Role::kLeader) {
-        checker_.check_leader_has_committed_entries(*other->core);
+      if (other->node && other->node->core().role() == Role::kLeader) {
+        checker_.check_leader_has_committed_entries(other->node->core());
       }
     }
   }
 }
 
-void Simulation::pump(Node& node) {
-  if (node.writing || !node.core->has_ready()) return;
-  Ready ready = node.core->ready();
-  checker_.on_entries_written(*node.core, ready.entries);
-  if (node.core->role() == Role::kLeader) checker_.on_leader_write(*node.core, ready.entries);
-  for (pb::Message& message : ready.messages) {
-    if (message.has_install_snapshot() && !fill_snapshot_chunk(node, message)) continue;
-    if (!fill_payloads(node, message)) continue;
-    send(message);
-  }
-  node.writing = std::move(ready);
-  schedule(random_.uniform(1, 6), EventKind::kDiskWrite, node.id);
-}
-
-void Simulation::complete_disk_write(Node& node) {
-  Ready ready = std::move(*node.writing);
-  node.writing.reset();
-  const std::vector<std::pair<Index, bool>> received = receive_snapshot_chunks(node, ready);
-  persist(node, ready);
-  if (ready.snapshot) {
-    restore_machine(node, *ready.snapshot);
-    ++result_.snapshots_installed;
-  }
-  for (const pb::Message& message : ready.messages_after_persist) send(message);
-  for (const pb::Entry& entry : ready.committed_entries) {
-    checker_.on_applied(node.id, entry, node.applied + 1);
-    node.applied = entry.index();
-    node.machine.push_back(entry);
-  }
-  for (const ReadState& read : ready.read_states) {
-    history_.read_point(node.id, read.request_id, read.ok, read.index, now_);
-    auto it = node.reads.find(read.request_id);
-    if (it == node.reads.end()) continue;
-    if (read.ok) {
-      checker_.on_read(node.id, read.index, it->second);
-      ++result_.reads_served;
+void Simulation::complete_disk_write(SimNode& node) {
+  if (!node.write_result) return;
+  DiskWriteResult result = std::move(*node.write_result);
+  const DiskWrite write = std::move(*node.write);
+  node.write_result.reset();
+  node.write.reset();
+  if (write.sync) {
+    node.disk.sync();
+    const pb::HardState durable = node.disk.durable().value().hard_state;
+    checker_.on_hard_state_persisted(node.id, node.durable_hard_state, durable);
+    node.durable_hard_state = durable;
+    if (result.status.ok()) {
+      std::vector<std::string> notes;
+      node.writer->completed(write, notes);
     }
-    node.reads.erase(it);
   }
-  history_.applied(node.id, node.machine, now_);
-  node.core->advance(ready);
-  for (const auto& [index, intact] : received) node.core->snapshot_received(index, intact);
-  // A leader commits as its own write completes: record that now, while the
-  // entries still hold their payloads (the next Ready applies them, and the
-  // payload budget may then drop them).
-  after_input(node);
-  maybe_take_snapshot(node);
-  // Like raft::Server's loop: everything that queued up during the write is
-  // fed in, then one Ready (one write) covers it all -- group commit.
-  std::deque<Input> waiting = std::move(node.waiting);
-  node.waiting.clear();
-  for (Input& input : waiting) feed(node, std::move(input));
-  pump(node);
+  node.node->write_done(std::move(result));
+  drain(node);
 }
 
-void Simulation::persist(Node& node, const Ready& ready) {
-  // In raft::Server's order: the installed snapshot, then entries and state.
-  if (ready.snapshot && !node.disk.save_snapshot(*ready.snapshot).ok()) {
-    checker_.fail_with("node " + std::to_string(node.id) + " could not record its installed snapshot");
+void Simulation::start_snapshot(SimNode& node) {
+  std::optional<SnapshotJob> job = node.applier->snapshot_if_due();
+  if (!job) return;
+  // The view is taken now; writing it out takes a while, and a crash
+  // meanwhile loses it.
+  Result<EncodedSnapshot> encoded = encode_snapshot(node.snapshots, *job);
+  if (!encoded.ok()) {
+    checker_.fail_with("node " + std::to_string(node.id) + ": " + encoded.error().to_string());
+    return;
   }
-  if (ready.hard_state) {
-    checker_.on_hard_state_persisted(node.id, node.durable_hard_state, *ready.hard_state);
-    node.durable_hard_state = *ready.hard_state;
-  }
-  const Status saved = node.disk.save(ready.hard_state ? &*ready.hard_state : nullptr, ready.entries, true);
-  if (!saved.ok()) checker_.fail_with("node " + std::to_string(node.id) + ": " + saved.error().to_string());
-}
-
-std::vector<std::pair<Index, bool>> Simulation::receive_snapshot_chunks(Node& node, const Ready& ready) {
-  std::vector<std::pair<Index, bool>> received;
-  for (const pb::InstallSnapshot& chunk : ready.snapshot_chunks) {
-    const pb::SnapshotMetadata& snapshot = chunk.snapshot();
-    if (chunk.offset() == 0) node.receiving = node.snapshots.create(snapshot.index()).value();
-    if (!node.receiving || node.receiving->size() != chunk.offset()) {
-      checker_.fail_with("node " + std::to_string(node.id) + " was handed snapshot chunk at offset " +
-                         std::to_string(chunk.offset()) + " out of order");
-      continue;
-    }
-    std::string data = chunk.data();
-    if (!data.empty() && random_.chance(damage_rate_)) data[random_.uniform(0, data.size())] ^= 0x20;
-    (void)node.receiving->append(data);
-    if (!chunk.done()) continue;
-    (void)node.receiving->commit();
-    node.receiving.reset();
-    const bool intact = snapshot_file::verify(node.snapshots, snapshot).ok();
-    if (!intact) {
-      ++result_.snapshots_damaged;
-      (void)node.snapshots.remove(snapshot.index());
-    }
-    trace("node " + std::to_string(node.id) + " received snapshot " + std::to_string(snapshot.index()) +
-          (intact ? "" : " (damaged)"));
-    received.emplace_back(snapshot.index(), intact);
-  }
-  return received;
-}
-
-void Simulation::restore_machine(Node& node, const pb::SnapshotMetadata& snapshot) {
-  snapshot_file::Decoder decoder(node.snapshots, snapshot);
-  std::vector<pb::Entry> machine;
-  std::string block;
-  while (true) {
-    Result<bool> more = decoder.next(block);
-    if (!more.ok()) {
-      checker_.fail_with("node " + std::to_string(node.id) + ": " + more.error().to_string());
-      return;
-    }
-    if (!more.value()) break;
-    machine.emplace_back().ParseFromString(block);
-  }
-  checker_.on_snapshot_restored(node.id, snapshot.index(), machine);
-  node.machine = std::move(machine);
-  node.applied = snapshot.index();
-  trace("node " + std::to_string(node.id) + " restored snapshot " + std::to_string(snapshot.index()));
-}
-
-void Simulation::maybe_take_snapshot(Node& node) {
-  if (snapshot_every_ == 0 || node.taking || node.machine.empty()) return;
-  if (node.applied < node.core->snapshot().index() + snapshot_every_) return;
-  // The state machine's view is taken now; writing it out takes a while,
-  // and a crash meanwhile loses it.
-  pb::SnapshotMetadata header;
-  header.set_index(node.applied);
-  header.set_term(node.machine.back().term());
-  *header.mutable_configuration() = node.core->memberships().at(node.applied).configuration();
-  node.taking = node.snapshots.create(node.applied).value();
-  snapshot_file::Encoder encoder(*node.taking, header);
-  for (const pb::Entry& entry : node.machine) (void)encoder.write(entry.SerializeAsString());
-  node.taking_snapshot = encoder.finish().value();
+  node.taking = std::move(encoded).value();
   schedule(random_.uniform(1, 200), EventKind::kSnapshotWritten, node.id);
 }
 
-void Simulation::finish_snapshot(Node& node) {
-  std::unique_ptr<SnapshotFileWriter> writer = std::move(node.taking);
-  const pb::SnapshotMetadata snapshot = node.taking_snapshot;
-  Core& core = *node.core;
-  if (!writer || snapshot.index() <= core.snapshot().index()) return;  // a newer one was installed
-  (void)writer->commit();
+void Simulation::finish_snapshot(SimNode& node) {
+  EncodedSnapshot snapshot = std::move(*node.taking);
+  node.taking.reset();
+  node.applier->snapshot_done();
+  if (Status committed = snapshot.file->commit(); !committed.ok()) {
+    checker_.fail_with("node " + std::to_string(node.id) + ": " + committed.error().to_string());
+    return;
+  }
   ++result_.snapshots_taken;
-  (void)node.disk.save_snapshot(snapshot);
-  core.compact(snapshot, snapshot.index() > compaction_margin_ ? snapshot.index() - compaction_margin_ : 0);
-  (void)node.disk.compact(core.log().base_index());
-  (void)node.snapshots.remove_before(snapshot.index());
-  trace("node " + std::to_string(node.id) + " took snapshot " + std::to_string(snapshot.index()) +
-        ", log now starts at " + std::to_string(core.log().first_index()));
+  trace("node " + std::to_string(node.id) + " took snapshot " + std::to_string(snapshot.metadata.index()));
+  node.node->snapshot_taken(snapshot.metadata);
+  drain(node);
 }
 
-bool Simulation::fill_snapshot_chunk(Node& node, pb::Message& message) {
-  pb::InstallSnapshot* chunk = message.mutable_install_snapshot();
-  // A chunk announced before a newer snapshot replaced this one is dropped,
-  // as raft::Server does; the leader's next heartbeat starts the newer one.
-  if (chunk->snapshot().index() < node.core->snapshot().index()) return false;
-  const std::uint64_t end = snapshot_chunk_end(node.config, chunk->offset(), chunk->snapshot().size());
-  Result<std::string> bytes =
-      node.snapshots.read(chunk->snapshot().index(), chunk->offset(), end - chunk->offset());
-  if (!bytes.ok() || bytes.value().size() != end - chunk->offset()) {
-    checker_.fail_with("node " + std::to_string(node.id) + " sends snapshot " +
-                       std::to_string(chunk->snapshot().index()) + " that it does not hold");
-    return false;
-  }
-  chunk->set_data(std::move(bytes).value());
-  return true;
-}
-
-bool Simulation::fill_payloads(Node& node, pb::Message& message) {
-  const Index before = message.has_append_entries() && message.append_entries().entries_size() > 0
-                           ? message.append_entries().entries(0).index()
-                           : 0;
-  Result<PayloadFill> filled = fill_dropped_payloads(message, node.core->log().payloads_from(),
-                                                     node.core->log().base_index(), node.disk);
-  if (!filled.ok()) {
-    checker_.fail_with("node " + std::to_string(node.id) +
-                       " cannot fill in an AppendEntries from its disk: " + filled.error().message);
-    return false;
-  }
-  if (before != 0 && before < node.core->log().payloads_from()) ++result_.payloads_filled;
-  return filled.value() == PayloadFill::kReady;
-}
-
-void Simulation::send(const pb::Message& message) {
+void Simulation::send(pb::Message message) {
   if (options_.verbose) {
     trace("send " + std::to_string(message.from()) + "->" + std::to_string(message.to()) + " term " +
           std::to_string(message.term()) + " " + message.ShortDebugString().substr(0, 200));
@@ -510,7 +408,7 @@ void Simulation::send(const pb::Message& message) {
   if (!linked(message.from(), message.to())) return;
   if (random_.chance(drop_rate_)) return;
   // Independent random delays reorder messages unless links are FIFO;
-  // duplicates arrive twice.
+  // duplicates arrive twice; snapshot chunks sometimes arrive damaged.
   const int copies = random_.chance(duplicate_rate_) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
     ++result_.messages_delivered;
@@ -520,47 +418,84 @@ void Simulation::send(const pb::Message& message) {
       delay = std::max(now_ + delay, busy_until) - now_;
       busy_until = now_ + delay;
     }
-    schedule(delay, EventKind::kInput, message.to(), message);
+    pb::Message copy = message;
+    if (copy.has_install_snapshot() && !copy.install_snapshot().data().empty() &&
+        random_.chance(damage_rate_)) {
+      std::string& data = *copy.mutable_install_snapshot()->mutable_data();
+      data[random_.uniform(0, data.size())] ^= 0x20;
+    }
+    const NodeId to = copy.to();  // (before the message is moved into the event)
+    schedule(delay, EventKind::kMessage, to, std::move(copy));
   }
 }
 
 // ----------------------------------------------------------------- faults --
 
-void Simulation::crash(Node& node) {
-  if (!node.core) return;
+void Simulation::crash(SimNode& node) {
+  if (!node.node) return;
   trace("crash node " + std::to_string(node.id));
   ++result_.crashes;
-  // A write in progress either reached the disk or did not; nothing it would
-  // have released afterwards (acknowledgements, applies) happened.
-  if (node.writing && random_.chance(0.5)) persist(node, *node.writing);
-  node.core.reset();
-  node.writing.reset();
+  // The power fails: what was synced stays, and of the writes since only
+  // as many as reached the disk in order -- the one in flight among them,
+  // whole or not at all. Nothing the node would have done after its write
+  // (acknowledgements, applies) happened; its state machine is gone.
+  node.disk.crash(random_.uniform(0, node.disk.unsynced_writes() + 1));
+  const pb::HardState durable = node.disk.durable().value().hard_state;
+  checker_.on_hard_state_persisted(node.id, node.durable_hard_state, durable);
+  node.durable_hard_state = durable;
+  // Callbacks of requests pending on the node are dropped uncalled: their
+  // clients never hear, and their outcomes stay unknown.
+  node.node.reset();
+  node.writer.reset();
+  node.applier.reset();
+  node.machine.reset();
+  node.write_result.reset();
+  node.write.reset();
   node.taking.reset();
-  node.receiving.reset();
-  node.waiting.clear();
-  node.reads.clear();
-  history_.crashed(node.id);
   node.was_leader = false;
   ++node.epoch;
 }
 
-void Simulation::restart(Node& node) {
-  if (node.core) return;
+void Simulation::restart(SimNode& node) {
+  if (node.node) return;
   trace("restart node " + std::to_string(node.id));
-  PersistentState state = node.disk.load().value();
-  node.machine.clear();
-  node.applied = 0;
-  if (state.snapshot.index() > 0) restore_machine(node, state.snapshot);
-  (void)node.snapshots.remove_all_except(state.snapshot.index());
-  RestoredState restored;
-  restored.hard_state = state.hard_state;
-  restored.snapshot = state.snapshot;
-  restored.log_base = state.log_base;
-  restored.entries = std::move(state.entries);
-  restored.applied = node.applied;  // the state machine replays the log after it
-  node.core = std::make_unique<Core>(node.config, std::move(restored));
+  node.machine = std::make_unique<SimMachine>();
+  const PersistentState state = node.disk.load().value();
+  const pb::SnapshotMetadata snapshot = state.snapshot;
+  Result<RestoredState> recovered = recover(state, *node.machine, node.snapshots);
+  if (!recovered.ok()) {
+    checker_.fail_with("node " + std::to_string(node.id) +
+                       " cannot restart: " + recovered.error().to_string());
+    return;
+  }
+  if (snapshot.index() > 0) checker_.on_snapshot_restored(node.id, snapshot.index(), node.machine->entries());
+  NodeOptions options;
+  options.core = node.config;
+  options.tick_interval = std::chrono::milliseconds(kTickInterval);
+  options.read_timeout = std::chrono::milliseconds(4 * node.config.election_ticks * kTickInterval);
+  options.transfer_timeout = std::chrono::milliseconds(6 * node.config.election_ticks * kTickInterval);
+  options.compaction_margin = compaction_margin_;
+  node.node = std::make_unique<raft::Node>(options, std::move(recovered).value(), node.disk, node.snapshots,
+                                           at(now_));
+  node.writer = std::make_unique<DiskWriter>(node.disk, node.snapshots);
+  const Index applied = node.node->core().log().applied();
+  node.applier =
+      std::make_unique<Applier>(ApplierOptions{snapshot_every_, 0}, *node.machine, node.snapshots, snapshot,
+                                node.node->core().memberships().at(applied).configuration());
+  SimMachine& machine = *node.machine;
+  const NodeId id = node.id;
+  node.applier->on_entry_applied = [this, id, &machine](const pb::Entry& entry) {
+    const Index expected = machine.entries().empty() ? 1 : machine.entries().back().index() + 1;
+    checker_.on_applied(id, entry, expected);
+    machine.record(entry);
+  };
+  node.applier->on_restored = [this, id, &machine](const pb::SnapshotMetadata& restored) {
+    checker_.on_snapshot_restored(id, restored.index(), machine.entries());
+    trace("node " + std::to_string(id) + " restored snapshot " + std::to_string(restored.index()));
+  };
   node.recorded_commit = 0;
-  schedule(random_.uniform(1, kTickInterval + 1), EventKind::kInput, node.id, Tick{});
+  schedule(random_.uniform(1, kTickInterval + 1), EventKind::kTick, node.id);
+  drain(node);
 }
 
 void Simulation::inject_fault() {
@@ -568,9 +503,9 @@ void Simulation::inject_fault() {
   switch (random_.uniform(0, 6)) {
     case 0:
     case 1: {  // crash a node (a leader half of the time), restart it later
-      Node* victim = live_leader();
+      SimNode* victim = live_leader();
       if (victim == nullptr || random_.chance(0.5)) victim = nodes_[random_.uniform(0, count)].get();
-      if (!victim->core) break;
+      if (!victim->node) break;
       crash(*victim);
       schedule(random_.uniform(20, 800), EventKind::kRestart, victim->id);
       break;
@@ -582,7 +517,7 @@ void Simulation::inject_fault() {
       break;
     }
     case 3: {  // isolate the leader
-      if (Node* leader = live_leader()) {
+      if (SimNode* leader = live_leader()) {
         ++result_.partitions;
         std::fill(partition_group_.begin(), partition_group_.end(), 0);
         partition_group_[leader->id - 1] = 1;
@@ -601,9 +536,9 @@ void Simulation::inject_fault() {
 }
 
 void Simulation::change_membership() {
-  Node* leader = live_leader();
-  if (leader == nullptr || leader->writing) return;
-  const Membership& membership = leader->core->membership();
+  SimNode* leader = live_leader();
+  if (leader == nullptr) return;
+  const Membership& membership = leader->node->core().membership();
   MembershipChange change;
   const int choice = static_cast<int>(membership_random_.uniform(0, 3));
   NodeId spare = kNoNode;
@@ -627,12 +562,18 @@ void Simulation::change_membership() {
     change.kind = MembershipChangeKind::kRemove;
     change.node = members[membership_random_.uniform(0, members.size())];
   }
-  const Result<ProposalTicket> ticket = leader->core->change_membership(change);
+  // A refusal is answered at once, from inside change_membership(); a
+  // change the leader took is answered when it applies (or is lost).
+  auto refused = std::make_shared<std::optional<std::string>>();
+  auto asking = std::make_shared<bool>(true);
+  leader->node->change_membership(change, [refused, asking](Result<Applied> result) {
+    if (*asking && !result.ok()) *refused = result.error().message;
+  });
+  *asking = false;
   trace("leader " + std::to_string(leader->id) + ": " + std::string(to_string(change.kind)) + " node " +
-        std::to_string(change.node) + ": " + (ticket.ok() ? "proposed" : ticket.error().message));
-  ++(ticket.ok() ? result_.membership_changes : result_.membership_refusals);
-  after_input(*leader);
-  pump(*leader);
+        std::to_string(change.node) + ": " + (*refused ? **refused : std::string("proposed")));
+  ++(*refused ? result_.membership_refusals : result_.membership_changes);
+  drain(*leader);
 }
 
 void Simulation::heal_everything() {
@@ -649,19 +590,37 @@ void Simulation::heal_everything() {
 void Simulation::client_request() {
   // Clients propose to the leader when one is known, and sometimes to a
   // random node (which refuses unless it leads); they also read.
-  Node* target = live_leader();
+  SimNode* target = live_leader();
   if (target == nullptr || random_.chance(0.2)) target = nodes_[random_.uniform(0, nodes_.size())].get();
-  if (!target->core) return;
+  if (!target->node) return;
   // A few keys, so that reads and writes of one key often overlap.
   const std::string key = "k" + std::to_string(random_.uniform(0, 3));
+  const NodeId id = target->id;
+  const std::uint64_t epoch = target->epoch;
   if (random_.chance(0.25)) {
-    const std::uint64_t id = target->next_read_id++;
-    history_.invoke_read(target->id, id, key, now_);
-    deliver(*target, Read{id});
+    const std::size_t read = history_.invoke_read(id, key, now_);
+    const Index committed_when_requested = checker_.highest_committed();
+    target->node->read_index([this, read, id, epoch, key, committed_when_requested](Result<Index> point) {
+      SimNode& node = *nodes_[id - 1];
+      if (!point.ok()) {
+        history_.read_answered(read, false, std::nullopt, now_);
+        return;
+      }
+      // Served once the state machine applied up to the read point: what
+      // it holds now is what the client reads.
+      if (node.epoch != epoch || !node.machine) return;
+      checker_.on_read(id, point.value(), committed_when_requested);
+      ++result_.reads_served;
+      history_.read_answered(read, true, node.machine->value(key), now_);
+    });
   } else {
-    auto [write, command] = history_.invoke_write(target->id, key, now_);
-    deliver(*target, Propose{std::move(command), write});
+    auto [write, command] = history_.invoke_write(id, key, now_);
+    target->node->propose(
+        std::move(command),
+        [this, write](Result<Applied> answer) { history_.write_answered(write, answer, now_); },
+        NodeTime::max());
   }
+  drain(*target);
 }
 
 std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_seed_range(const std::string& text) {

@@ -1,16 +1,19 @@
 #pragma once
-// A deterministic simulation of a Raft cluster: the real raft::Core on each
-// node, a simulated network (delay, loss, duplication, reordering,
-// partitions) and simulated disks (a crash loses any write not yet complete),
-// all driven by one seed. The disks are the real InMemoryStorage and
-// InMemorySnapshotStore; snapshots use the real file format, and most seeds
-// take them often and compact the log, so followers catch up by
-// InstallSnapshot, crashes land in the middle of taking and installing
-// snapshots, and some chunks arrive damaged. Half the seeds also change the
-// membership while all that goes on: spare nodes join as learners and are
-// promoted, members (the leader too) are removed. Every step is checked by
-// the SafetyChecker; at the end the faults heal and the cluster must elect a
-// leader and commit again.
+// A deterministic simulation of a Raft cluster: each node is the real
+// raft::Node (the driver raft::Server runs, with the real raft::Core), its
+// DiskWriter and its Applier, over a simulated network (delay, loss,
+// duplication, reordering, partitions), simulated disks and simulated time,
+// all driven by one seed. A node's log is on a SimulatedStorage, whose
+// writes are volatile until synced: a crash keeps what was synced and at
+// most an in-order part of the rest. Snapshot files use the real format in
+// an InMemorySnapshotStore; most seeds take snapshots often and compact the
+// log, so followers catch up by InstallSnapshot, crashes land in the middle
+// of taking and installing snapshots, and some chunks arrive damaged. Half
+// the seeds also change the membership while all that goes on: spare nodes
+// join as learners and are promoted, members (the leader too) are removed.
+// Every step is checked by the SafetyChecker and each node's own
+// invariants (Node::check_invariants); at the end the faults heal and the
+// cluster must elect a leader and commit again.
 
 #include <cstdint>
 #include <map>
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "raft/core.h"
+#include "raft/node.h"
 #include "raft/random.h"
 #include "tests/sim/client_history.h"
 #include "tests/sim/safety_checker.h"
@@ -70,50 +74,41 @@ class Simulation {
   SimulationResult run();
 
  private:
-  struct Node;
-  struct Tick {};
-  struct Propose {
-    std::string command;
-    std::size_t write;  // in history_
+  struct SimNode;
+  enum class EventKind {
+    kTick,
+    kMessage,
+    kDiskWrite,
+    kRestart,
+    kFault,
+    kClient,
+    kSnapshotWritten,
+    kMembership
   };
-  struct Read {
-    std::uint64_t id;
-  };
-  struct SnapshotTaken {};  // the node's snapshot being written out is complete
-  using Input = std::variant<pb::Message, Tick, Propose, Read, SnapshotTaken>;
-  enum class EventKind { kInput, kDiskWrite, kRestart, kFault, kClient, kSnapshotWritten, kMembership };
   struct Event {
     std::uint64_t time;
     std::uint64_t sequence;  // ties broken by scheduling order: deterministic
     EventKind kind;
     NodeId node = kNoNode;
     std::uint64_t epoch = 0;
-    Input input = Tick{};
+    pb::Message message;  // kMessage
     bool operator>(const Event& other) const {
       return time != other.time ? time > other.time : sequence > other.sequence;
     }
   };
 
-  void schedule(std::uint64_t delay, EventKind kind, NodeId node = kNoNode, Input input = Tick{});
+  void schedule(std::uint64_t delay, EventKind kind, NodeId node = kNoNode, pb::Message message = {});
   void handle(const Event& event);
-  void deliver(Node& node, Input input);
-  void feed(Node& node, Input input);
-  void after_input(Node& node);
-  void pump(Node& node);
-  void complete_disk_write(Node& node);
-  // Writes a Ready to the node's simulated disk, atomically.
-  void persist(Node& node, const Ready& ready);
-  std::vector<std::pair<Index, bool>> receive_snapshot_chunks(Node& node, const Ready& ready);
-  void restore_machine(Node& node, const pb::SnapshotMetadata& snapshot);
-  void maybe_take_snapshot(Node& node);
-  void finish_snapshot(Node& node);
-  bool fill_snapshot_chunk(Node& node, pb::Message& message);
-  // Fills in payloads the core dropped from memory, from the node's disk;
-  // false when the message is to be dropped.
-  bool fill_payloads(Node& node, pb::Message& message);
-  void send(const pb::Message& message);
-  void crash(Node& node);
-  void restart(Node& node);
+  // Carries out what the node asked for (sends, applies, a disk write, a
+  // snapshot), then checks it.
+  void drain(SimNode& node);
+  void after_step(SimNode& node);
+  void complete_disk_write(SimNode& node);
+  void start_snapshot(SimNode& node);
+  void finish_snapshot(SimNode& node);
+  void send(pb::Message message);
+  void crash(SimNode& node);
+  void restart(SimNode& node);
   void inject_fault();
   // Asks the leader for a membership change: add a spare node as a
   // learner, promote a learner, or remove a member.
@@ -122,14 +117,14 @@ class Simulation {
   void heal_everything();
   bool linked(NodeId a, NodeId b) const;
   std::uint64_t liveness_deadline() const;
-  Node* live_leader();
+  SimNode* live_leader();
   void trace(const std::string& line) const;
 
   SimulationOptions options_;
   DeterministicRandom random_;
   SafetyChecker checker_;
   ClientHistory history_;  // what the clients saw, for the linearizability checker
-  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::uint64_t now_ = 0;
   std::uint64_t next_sequence_ = 0;
