@@ -75,9 +75,7 @@ void Core::send_append(NodeId to, bool send_if_empty) {
 }
 
 void Core::broadcast_append() {
-  // Only to followers with news: entries they lack, or a commit index they
-  // have not been sent. (Heartbeats reach the others.)
-  for (NodeId peer : peers_) send_append(peer, false);
+  for (NodeId peer : peers_) send_append(peer, true);
 }
 
 void Core::broadcast_heartbeat() {
@@ -154,12 +152,11 @@ void Core::handle_append_entries_response(const pb::Message& message) {
     // The follower's log now provably matches ours up to match_index.
     progress.become_replicate();
   }
-  // A new commit index goes out at the next ready(), once every answer that
-  // arrived with this one is counted: one message per follower then carries
-  // it, together with whatever was proposed meanwhile, instead of a round
-  // of empty messages per answer that moved it.
-  if (advanced && maybe_commit()) broadcast_pending_ = true;
-  send_append(message.from(), false);
+  if (advanced && maybe_commit()) {
+    broadcast_append();  // tell every follower the new commit index
+  } else {
+    send_append(message.from(), false);
+  }
   if (transfer_target_ == message.from() && progress.match_index == log_.last_index()) {
     send_timeout_now(message.from());
   }

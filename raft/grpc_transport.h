@@ -4,14 +4,10 @@
 // Each node serves RaftPeer on its peer address and keeps one long-lived
 // client stream to each peer, over which it sends every message for that
 // peer in order -- no connection or RPC is set up per message; answers come
-// back on the peer's own stream to us. Both directions run on gRPC's
-// callback API, so no thread is kept per peer or per stream: send() starts
-// a write on the caller's thread when the stream is idle, and otherwise
-// queues the message (bounded; the oldest is dropped first) for the write's
-// completion to start. When a stream breaks, the message whose write failed
-// goes first on the next one (once: failing twice, it is dropped), which
-// opens after an exponential back-off with jitter; what the bound drops
-// meanwhile Raft resends as it needs.
+// back on the peer's own stream to us. Per peer, a sender thread drains a
+// bounded queue onto the stream; when the stream breaks it reconnects with
+// exponential back-off (with jitter), and what was queued meanwhile beyond
+// the bound is dropped, oldest first: Raft resends what matters.
 //
 // Limits: messages larger than options.max_message_bytes are dropped at the
 // sender (and refused by the receiver). A connection attempt gives up after
@@ -70,7 +66,7 @@ struct GrpcTransportOptions {
   std::chrono::milliseconds max_backoff{2000};
   std::chrono::milliseconds keepalive_interval{1000};
   std::chrono::milliseconds keepalive_timeout{2000};
-  // Called (from one of gRPC's threads) each time a peer cannot be reached at its
+  // Called (from a sender thread) each time a peer cannot be reached at its
   // address, so that discovery can look again (Discovery::unreachable).
   std::function<void(NodeId)> on_unreachable;
   // TLS; null: plaintext. Both or neither.
@@ -108,7 +104,6 @@ class GrpcTransport final : public Transport {
   GrpcTransportCounters counters() const;
 
  private:
-  class IncomingStream;
   class PeerService;
   class PeerStream;
 
