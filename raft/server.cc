@@ -62,8 +62,18 @@ Status Server::start() {
   if (config.random_seed == 0) config.random_seed = std::random_device{}();
 
   const pb::SnapshotMetadata latest_snapshot = state.snapshot;
+  const Index machine_applied = state_machine_->applied_index();
+  const Index log_first = state.log_base.index() + 1;
+  const Index log_last = state.log_base.index() + state.entries.size();
+  const pb::HardState hard_state = state.hard_state;
   Result<RestoredState> recovered = recover(std::move(state), *state_machine_, *snapshots_);
   if (!recovered.ok()) return recovered.error();
+  // What a restart found on disk: the first thing to read after a crash.
+  spdlog::info("raft node {}: recovered term {}, log {}..{}, commit {}; state machine at applied index {}{}", id,
+               hard_state.term(), log_first, log_last, hard_state.commit(), machine_applied,
+               latest_snapshot.index() > machine_applied
+                   ? ", restored from the snapshot at index " + std::to_string(latest_snapshot.index())
+                   : "");
   NodeOptions node_options;
   node_options.core = std::move(config);
   node_options.tick_interval = options_.tick_interval;
