@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "kvstore/store_keys.h"
+#include "kvstore/unlogged_write.h"
 #include "raft/rocksdb_directory.h"
 #include "raft/rocksdb_logger.h"
 #include "raft/storage_record.h"
@@ -39,6 +40,20 @@ rocksdb::ColumnFamilyOptions family_options(const raft::RocksDbMemory* memory) {
   rocksdb::ColumnFamilyOptions options;
   if (memory != nullptr) memory->apply(options, 64 << 20);
   return options;
+}
+
+bool is_empty(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator({}, family));
+  it->SeekToFirst();
+  return !it->Valid() && it->status().ok();
+}
+
+// Makes everything written to `family` so far durable.
+rocksdb::Status flush(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  options.allow_write_stall = true;
+  return db.Flush(options, family);
 }
 
 void append_length_prefixed(std::string& out, std::string_view bytes) {
@@ -145,7 +160,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory,
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // No write-ahead log (every write skips it; see unlogged_write.h): what
+  // is durable is what RocksDB flushed. A family's flushes keep the order
+  // of its writes, and the applied index travels in the same family as the
+  // data, so a flushed generation is always the state after one applied
+  // index. (Not atomic_flush: Debian's RocksDB 7.8 aborts on an assertion
+  // when a manual atomic flush meets one the memory budget started.)
+  // Closing flushes what is left.
+  options.avoid_flush_during_shutdown = false;
   options.info_log = raft::rocksdb_logger("key-value store in " + directory);
   if (memory) memory->apply(static_cast<rocksdb::DBOptions&>(options));
   std::vector<std::string> names;
@@ -168,8 +190,23 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory,
   std::string value;
   const rocksdb::Status version = db.Get({}, store->default_, kFormatVersionKey, &value);
   if (version.IsNotFound()) {
-    if (!by_name.empty()) return store->fault("has key-value data but no format version");
-    // A new store: generation 1, stamped before anything else is written.
+    // A new store, or one whose creation a crash cut short: that left at
+    // most an empty first generation (nothing is applied before the stamp
+    // below is durable), which is made again.
+    const bool unfinished_creation =
+        by_name.empty() || (by_name.size() == 1 && by_name.contains(generation_name(1)) &&
+                            is_empty(db, by_name.begin()->second));
+    if (!unfinished_creation) {
+      for (auto& [name, handle] : by_name) db.DestroyColumnFamilyHandle(handle);
+      return store->fault("has key-value data but no format version");
+    }
+    for (auto& [name, handle] : by_name) {
+      const rocksdb::Status dropped = db.DropColumnFamily(handle);
+      db.DestroyColumnFamilyHandle(handle);
+      if (!dropped.ok()) return store->fault("cannot drop an unfinished first generation: " + dropped.ToString());
+    }
+    by_name.clear();
+    // Generation 1, stamped before anything else is written.
     rocksdb::ColumnFamilyHandle* first = nullptr;
     const rocksdb::Status created =
         db.CreateColumnFamily(family_options(memory.get()), generation_name(1), &first);
@@ -178,9 +215,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory,
     rocksdb::WriteBatch batch;
     batch.Put(store->default_, kFormatVersionKey, record::seal(record::big_endian(kFormatVersion, 4)));
     batch.Put(store->default_, kActiveKey, record::seal(record::big_endian(1, 8)));
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    if (const rocksdb::Status written = db.Write(sync, &batch); !written.ok()) {
+    rocksdb::Status written = db.Write(unlogged(), &batch);
+    if (written.ok()) written = flush(db, store->default_);
+    if (!written.ok()) {
       for (auto& [name, handle] : by_name) db.DestroyColumnFamilyHandle(handle);
       return store->fault("cannot initialise: " + written.ToString());
     }
@@ -328,23 +365,32 @@ Status Store::restore(Index index, raft::SnapshotSource& source) {
       }
       batch.Put(family.get(), rocksdb::Slice(key->data(), key->size()), record::seal(*value));
     }
-    if (const rocksdb::Status written = db_->Write({}, &batch); !written.ok()) {
+    if (const rocksdb::Status written = db_->Write(unlogged(), &batch); !written.ok()) {
       return abandon(fault("cannot write the restored state: " + written.ToString()));
     }
   }
   rocksdb::WriteBatch applied;
   applied.Put(family.get(), keys::kApplied, record::seal(record::big_endian(index, 8)));
-  if (const rocksdb::Status written = db_->Write({}, &applied); !written.ok()) {
+  if (const rocksdb::Status written = db_->Write(unlogged(), &applied); !written.ok()) {
     return abandon(fault("cannot write the restored state: " + written.ToString()));
   }
-  // The switch: one synced write, which also makes everything above durable
-  // (RocksDB syncs its single write-ahead log up to this write).
+  // The new generation is made durable first, then the switch to it: a
+  // crash before the switch is durable leaves the old generation active,
+  // and the next open drops the new one, whole or in part.
+  if (const rocksdb::Status flushed = flush(*db_, family.get()); !flushed.ok()) {
+    return abandon(fault("cannot write the restored state: " + flushed.ToString()));
+  }
   rocksdb::WriteBatch activate;
   activate.Put(default_, kActiveKey, record::seal(record::big_endian(next, 8)));
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  if (const rocksdb::Status written = db_->Write(sync, &activate); !written.ok()) {
-    return abandon(fault("cannot activate the restored state: " + written.ToString()));
+  rocksdb::Status activated = db_->Write(unlogged(), &activate);
+  if (activated.ok()) activated = flush(*db_, default_);
+  if (!activated.ok()) {
+    // Name the old generation again before the new one goes, so that no
+    // later flush (closing flushes) can make a switch to it durable.
+    rocksdb::WriteBatch back;
+    back.Put(default_, kActiveKey, record::seal(record::big_endian(generation(), 8)));
+    (void)db_->Write(unlogged(), &back);
+    return abandon(fault("cannot activate the restored state: " + activated.ToString()));
   }
   std::shared_ptr<rocksdb::ColumnFamilyHandle> previous;
   {

@@ -6,18 +6,26 @@
 //                                    "d" + key -> StoredValue
 //
 // Every record is checksummed (raft::storage_record). apply() writes a
-// command's effect and the new applied index in one WriteBatch, so after a
-// crash the store holds the state after exactly applied_index() commands:
-// no entry skipped, none applied twice. The writes are not synced: what a
-// crash loses is re-applied from the Raft log, or restored from the latest
-// snapshot when the log was compacted past it.
+// command's effect and the new applied index in one WriteBatch, so the
+// store holds the state after exactly applied_index() commands: no entry
+// skipped, none applied twice.
+//
+// No write goes through RocksDB's write-ahead log (unlogged_write.h): the
+// Raft log is the store's write-ahead log, as etcd's WAL is for its bbolt
+// backend. What survives a crash is what RocksDB last flushed -- whole
+// memtables, in order, each with its applied index -- and the node replays
+// the Raft log after it, or restores the latest snapshot when the log was
+// compacted past it. (The store first wrote through an unsynced WAL; after
+// power failures that kept some of its pages and not others, members
+// restarted with states that differed at one applied index.)
 //
 // A snapshot is a consistent RocksDB read view of the active generation. A
-// restore writes the snapshot into a new generation and then, in one synced
-// write, makes it the active one; the old generation is dropped. A crash in
-// the middle leaves the old generation active and the new one is dropped at
-// the next open: the store never holds a mixture, and a restore needs memory
-// for one block at a time, whatever the size of the state.
+// restore writes the snapshot into a new generation, flushes it, then
+// switches "active" to it and flushes that; the old generation is dropped
+// only then. A crash in the middle leaves the old generation active and the
+// new one is dropped at the next open: the store never holds a mixture, a
+// restore is durable once it returns, and it needs memory for one block at
+// a time, whatever the size of the state.
 //
 // apply(), view() and restore() are called from raft::Server's apply thread;
 // get() and scans may run concurrently from others.

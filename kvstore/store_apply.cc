@@ -11,6 +11,7 @@
 
 #include "kvstore/store.h"
 #include "kvstore/store_keys.h"
+#include "kvstore/unlogged_write.h"
 
 namespace kv {
 
@@ -233,7 +234,7 @@ Result<std::vector<std::string>> Store::apply_all(std::span<const raft::Committe
   const Index last = commands.back().index;
   batch.Put(family.get(), keys::kClusterTime, record::seal(record::big_endian(cluster_time_ms_, 8)));
   batch.Put(family.get(), keys::kApplied, record::seal(record::big_endian(last, 8)));
-  if (const rocksdb::Status written = db_->Write({}, batch.GetWriteBatch()); !written.ok()) {
+  if (const rocksdb::Status written = db_->Write(unlogged(), batch.GetWriteBatch()); !written.ok()) {
     return fault("cannot apply indexes " + std::to_string(commands.front().index) + ".." +
                  std::to_string(last) + ": " + written.ToString());
   }
