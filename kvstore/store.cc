@@ -203,7 +203,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& directory,
     for (auto& [name, handle] : by_name) {
       const rocksdb::Status dropped = db.DropColumnFamily(handle);
       db.DestroyColumnFamilyHandle(handle);
-      if (!dropped.ok()) return store->fault("cannot drop an unfinished first generation: " + dropped.ToString());
+      if (!dropped.ok())
+        return store->fault("cannot drop an unfinished first generation: " + dropped.ToString());
     }
     by_name.clear();
     // Generation 1, stamped before anything else is written.

@@ -69,8 +69,8 @@ Status Server::start() {
   Result<RestoredState> recovered = recover(std::move(state), *state_machine_, *snapshots_);
   if (!recovered.ok()) return recovered.error();
   // What a restart found on disk: the first thing to read after a crash.
-  spdlog::info("raft node {}: recovered term {}, log {}..{}, commit {}; state machine at applied index {}{}", id,
-               hard_state.term(), log_first, log_last, hard_state.commit(), machine_applied,
+  spdlog::info("raft node {}: recovered term {}, log {}..{}, commit {}; state machine at applied index {}{}",
+               id, hard_state.term(), log_first, log_last, hard_state.commit(), machine_applied,
                latest_snapshot.index() > machine_applied
                    ? ", restored from the snapshot at index " + std::to_string(latest_snapshot.index())
                    : "");
