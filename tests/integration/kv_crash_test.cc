@@ -3,12 +3,16 @@
 // and the test SIGKILLs it at a random moment and reopens the store. The
 // store must hold exactly the state after its applied index -- no command
 // skipped, none applied twice (versions count every put), no half-restored
-// snapshot -- and must have kept everything the child reported applied.
+// snapshot -- and never go back past what it had made durable: a restore
+// that returned, or the state an earlier open found (closing flushes). It
+// may lose applies it had not flushed: it writes no RocksDB write-ahead log
+// (kvstore/unlogged_write.h), and the node replays them from its Raft log.
 //
 // RAFTKV_CRASH_ROUNDS sets the number of rounds (default 200).
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "raft/random.h"
@@ -30,10 +34,12 @@ TEST(KvStoreCrash, AfterASigkillTheStoreHoldsExactlyTheStateOfItsAppliedIndex) {
   Index applied = 0;
   int restores_started = 0;
   int kills_mid_restore = 0;
+  int kills_that_lost_applies = 0;
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     Index reported = applied;
     Index restoring = 0;
+    Index durable = applied;  // found by the last open, flushed as it closed
     {
       testing::ChildProcess child(
           {KV_CRASH_CHILD, data, directory.sub("scratch"), std::to_string(random.next())});
@@ -47,6 +53,7 @@ TEST(KvStoreCrash, AfterASigkillTheStoreHoldsExactlyTheStateOfItsAppliedIndex) {
         } else {
           ASSERT_EQ(line.rfind("applied ", 0), 0u) << line;
           reported = std::stoull(line.substr(8));
+          if (restoring != 0) durable = std::max(durable, reported);  // restore() returned
           restoring = 0;
         }
       };
@@ -62,13 +69,13 @@ TEST(KvStoreCrash, AfterASigkillTheStoreHoldsExactlyTheStateOfItsAppliedIndex) {
     auto store = kv::Store::open(data);
     ASSERT_TRUE(store.ok()) << store.error().to_string();
     applied = store.value()->applied_index();
-    // A kill of the process (not the machine) loses nothing written.
-    ASSERT_GE(applied, reported) << "an apply the child reported was lost";
+    ASSERT_GE(applied, durable) << "the store went back past a finished restore or an earlier open's state";
     if (restoring != 0) {
-      ASSERT_TRUE(applied == reported || applied == restoring)
+      ASSERT_TRUE(applied <= reported || applied == restoring)
           << "a restore to " << restoring << " left applied index " << applied;
-      kills_mid_restore += applied == reported ? 1 : 0;
+      kills_mid_restore += applied != restoring ? 1 : 0;
     }
+    kills_that_lost_applies += applied < reported ? 1 : 0;
     const auto expected = testing::kv_state_after(applied);
     const auto actual = store.value()->all();
     ASSERT_TRUE(actual.ok()) << actual.error().to_string();
@@ -82,8 +89,11 @@ TEST(KvStoreCrash, AfterASigkillTheStoreHoldsExactlyTheStateOfItsAppliedIndex) {
       ASSERT_EQ(value.mod_index(), it->second.mod_index) << key;
     }
   }
-  std::printf("%d rounds: applied index reached %llu; %d restores started, %d killed before they finished\n",
-              rounds, static_cast<unsigned long long>(applied), restores_started, kills_mid_restore);
+  std::printf(
+      "%d rounds: applied index reached %llu; %d restores started, %d killed before they finished; %d kills "
+      "lost unflushed applies\n",
+      rounds, static_cast<unsigned long long>(applied), restores_started, kills_mid_restore,
+      kills_that_lost_applies);
 }
 
 }  // namespace
