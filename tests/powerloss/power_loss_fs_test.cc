@@ -18,8 +18,7 @@
 #include <set>
 #include <sstream>
 
-#include "tests/powerloss/power_loss_mount.h"
-#include "tests/unit/temporary_directory.h"
+#include "tests/powerloss/power_loss_disk_test.h"
 
 namespace raftkv::powerloss {
 namespace {
@@ -42,23 +41,9 @@ void write_file(const std::string& path, const std::string& content, bool sync, 
   ::close(fd);
 }
 
-class PowerLossFs : public ::testing::Test {
+class PowerLossFs : public PowerLossDiskTest {
  protected:
-  void SetUp() override {
-    if (const std::string missing = PowerLossMount::missing_prerequisite(); !missing.empty()) {
-      GTEST_FAIL() << missing << " (the power-loss tests run as root, as CI does)";
-    }
-    disk_ = std::make_unique<PowerLossMount>(POWER_LOSS_FS, directory_.sub("backing"), directory_.sub("mnt"),
-                                             directory_.sub("fs.log"));
-    disk_->mount(1);
-  }
-  void TearDown() override {
-    if (disk_) disk_->cut_power();
-  }
   std::string at(const std::string& name) const { return disk_->mountpoint() + "/" + name; }
-
-  raft::testing::TemporaryDirectory directory_;
-  std::unique_ptr<PowerLossMount> disk_;
 };
 
 TEST_F(PowerLossFs, ProgramsSeeAnOrdinaryFileSystem) {

@@ -33,27 +33,18 @@
 #include <vector>
 
 #include "tests/powerloss/numbered_commands.h"
-#include "tests/powerloss/power_loss_mount.h"
-#include "tests/unit/temporary_directory.h"
+#include "tests/powerloss/power_loss_disk_test.h"
 
 extern char** environ;
 
 namespace raftkv::powerloss {
 namespace {
 
-class StorePowerLoss : public ::testing::Test {
+class StorePowerLoss : public PowerLossDiskTest {
  protected:
-  void SetUp() override {
-    if (const std::string missing = PowerLossMount::missing_prerequisite(); !missing.empty()) {
-      GTEST_FAIL() << missing << " (the power-loss tests run as root, as CI does)";
-    }
-    disk_ = std::make_unique<PowerLossMount>(POWER_LOSS_FS, directory_.sub("backing"), directory_.sub("mnt"),
-                                             directory_.sub("fs.log"));
-    disk_->mount(1);
-  }
   void TearDown() override {
-    if (writer_ > 0) stop_writer();
-    if (disk_) disk_->cut_power();
+    if (writer_ > 0) stop_writer();  // nothing may use the disk when its power goes
+    PowerLossDiskTest::TearDown();
   }
 
   // Runs store_writer with `arguments` until it reports (then waits `delay`
@@ -133,8 +124,6 @@ class StorePowerLoss : public ::testing::Test {
 
   std::string store_path() const { return disk_->mountpoint() + "/kv"; }
 
-  raft::testing::TemporaryDirectory directory_;
-  std::unique_ptr<PowerLossMount> disk_;
   pid_t writer_ = -1;
   int checks_ = 0;
 };
