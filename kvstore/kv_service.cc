@@ -428,6 +428,20 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
     call->finish(grpc::Status::OK, [&] { serialize(response, response_bytes); });
   };
   if (request.serializable()) {
+    // A restarted member's store holds only what it had flushed; the log
+    // replays the rest. Until it has, its own state is older than what it
+    // may have answered before the crash, and a serializable read must not
+    // go back in time on the same member (etcd serves nothing before its
+    // replay either).
+    const raft::Index recovered = server_.recovered_commit_index();
+    if (const raft::Index applied = store_.applied_index(); applied < recovered) {
+      call->finish(unavailable("member " + std::to_string(options_.member_id) +
+                               " is replaying its log after a restart (applied " + std::to_string(applied) +
+                               " of the " + std::to_string(recovered) +
+                               " entries it had committed): its own state is older than what it answered "
+                               "before"));
+      return call->reactor();
+    }
     answer(request);
     return call->reactor();
   }

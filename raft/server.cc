@@ -66,6 +66,7 @@ Status Server::start() {
   const Index log_first = state.log_base.index() + 1;
   const Index log_last = state.log_base.index() + state.entries.size();
   const pb::HardState hard_state = state.hard_state;
+  recovered_commit_index_ = std::min(hard_state.commit(), log_last);
   Result<RestoredState> recovered = recover(std::move(state), *state_machine_, *snapshots_);
   if (!recovered.ok()) return recovered.error();
   // What a restart found on disk: the first thing to read after a crash.

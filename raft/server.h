@@ -203,6 +203,12 @@ class Server {
   std::size_t pending_proposal_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
   // Core::removed(), without copying the status: cheap enough to ask per request.
   bool removed() const { return removed_.load(std::memory_order_relaxed); }
+  // The commit index this node found on its disk at start (within its log):
+  // before a crash its state machine had applied at most this far, and it
+  // may have answered reads from all of it. Until the state machine has
+  // replayed this far again, its own state is older than what it showed
+  // before, so a caller serving reads from it should wait (0 before start).
+  Index recovered_commit_index() const { return recovered_commit_index_.load(std::memory_order_relaxed); }
 
   // Waits until this node knows a leader (itself included) or `deadline`
   // passes; returns the leader, or kNoNode. Lets a request that arrives
@@ -267,6 +273,7 @@ class Server {
   std::unique_ptr<DiskWriter> disk_writer_;
   DiscoveryWatch discovery_watch_;  // hands new member addresses to the transport
   std::atomic<bool> removed_{false};
+  std::atomic<Index> recovered_commit_index_{0};
   ServerMetrics metrics_;
   // Admitted proposals not answered yet (ServerOptions::max_pending_*).
   std::atomic<std::size_t> pending_count_{0};
