@@ -171,7 +171,7 @@ void Core::advance(const Ready& ready) {
     log_.mark_stable(ready.entries.back().index());
     // The leader counts itself towards a majority only now that its own
     // copy is durable (§10.2.1).
-    if (role_ == Role::kLeader && maybe_commit()) broadcast_append();
+    if (role_ == Role::kLeader && maybe_commit()) broadcast_pending_ = true;
   }
 }
 

@@ -245,7 +245,7 @@ class Core {
   // Leader state.
   std::map<NodeId, FollowerProgress> followers_;
   NodeId transfer_target_ = kNoNode;
-  bool broadcast_pending_ = false;  // new entries to send, batched until ready()
+  bool broadcast_pending_ = false;  // new entries or a new commit index to send, batched until ready()
   std::uint64_t read_round_ = 0;
   bool read_round_pending_ = false;  // a new ReadIndex round to confirm at ready()
   std::vector<PendingRead> reads_awaiting_commit_;

@@ -75,7 +75,9 @@ void Core::send_append(NodeId to, bool send_if_empty) {
 }
 
 void Core::broadcast_append() {
-  for (NodeId peer : peers_) send_append(peer, true);
+  // Only to followers with news: entries they lack, or a commit index they
+  // have not been sent. (Heartbeats reach the others.)
+  for (NodeId peer : peers_) send_append(peer, false);
 }
 
 void Core::broadcast_heartbeat() {
@@ -152,11 +154,12 @@ void Core::handle_append_entries_response(const pb::Message& message) {
     // The follower's log now provably matches ours up to match_index.
     progress.become_replicate();
   }
-  if (advanced && maybe_commit()) {
-    broadcast_append();  // tell every follower the new commit index
-  } else {
-    send_append(message.from(), false);
-  }
+  // A new commit index goes out at the next ready(), once every answer that
+  // arrived with this one is counted: one message per follower then carries
+  // it, together with whatever was proposed meanwhile, instead of a round
+  // of empty messages per answer that moved it.
+  if (advanced && maybe_commit()) broadcast_pending_ = true;
+  send_append(message.from(), false);
   if (transfer_target_ == message.from() && progress.match_index == log_.last_index()) {
     send_timeout_now(message.from());
   }

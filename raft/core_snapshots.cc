@@ -71,12 +71,14 @@ void Core::handle_install_snapshot_response(const pb::Message& message) {
     if (progress.mode == ReplicationMode::kSnapshot) {
       progress.next_index = progress.match_index + 1;
       progress.become_probe();
-    }
-    if (advanced && maybe_commit()) {
-      broadcast_append();
     } else {
-      send_append(message.from(), true);
+      // A late or repeated answer, after the leader moved on to probing or
+      // streaming: what it proves still counts, and nothing at or below it
+      // need be sent again.
+      progress.next_index = std::max(progress.next_index, progress.match_index + 1);
     }
+    if (advanced && maybe_commit()) broadcast_pending_ = true;
+    send_append(message.from(), true);
     return;
   }
   if (progress.mode != ReplicationMode::kSnapshot || response.snapshot_index() != progress.snapshot_index) {

@@ -171,6 +171,23 @@ TEST(Section7, AnAnswerClaimingASnapshotPastTheLeadersLogIsIgnored) {
   drain(*leader);  // and nothing to send a snapshot it does not have
 }
 
+// Found by the simulation (seed 3017 once commit broadcasts were batched):
+// a "done" answer that arrives after the leader stopped sending that
+// follower the snapshot -- late, or repeated -- raised its match index past
+// its next index, so the leader would have sent again what the follower
+// provably holds.
+TEST(Section7, ALateSnapshotAnswerMovesTheNextIndexPastWhatItProves) {
+  auto leader = testing::elected_leader(testing::test_config(1, {1, 2, 3}));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(leader->propose("x").ok());
+  drain(*leader);
+  const Index last = leader->log().last_index();
+  ASSERT_NE(leader->followers().at(2).mode, ReplicationMode::kSnapshot);
+  leader->step(testing::install_snapshot_response(2, 1, leader->term(), last, 0, true));
+  const FollowerProgress& progress = leader->followers().at(2);
+  EXPECT_EQ(progress.match_index, last);
+  EXPECT_EQ(progress.next_index, last + 1);
+}
+
 TEST(Section7, RejectionsStillInFlightDoNotRestartATransfer) {
   auto leader = compacted_leader();
   start_transfer(*leader);
