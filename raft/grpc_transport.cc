@@ -1,5 +1,6 @@
 #include "raft/grpc_transport.h"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -8,7 +9,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "proto/raft.grpc.pb.h"
 #include "raft/tls_credentials.h"
@@ -28,38 +28,65 @@ int milliseconds(std::chrono::milliseconds duration) {
 
 // ------------------------------------------------------------- receiving --
 
-class GrpcTransport::PeerService final : public pb::RaftPeer::Service {
+// One stream a peer opened to this node, read by gRPC's callback API: no
+// thread waits on it. Each message is checked, then delivered from the
+// thread gRPC completed the read on; the next read starts after that.
+class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<pb::Message> {
+ public:
+  IncomingStream(GrpcTransport& transport, grpc::CallbackServerContext& context)
+      : transport_(transport), context_(context) {
+    ++transport_.incoming_streams_;
+    if (std::optional<std::string> refusal = transport_.check_peer_names(*context_.auth_context())) {
+      ++transport_.refused_;
+      spdlog::warn("refused a peer stream from {}: {}", context_.peer(), *refusal);
+      Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, *refusal));
+      return;
+    }
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);  // the peer ended the stream
+      return;
+    }
+    if (const std::optional<Refusal> refusal = transport_.check_incoming(message_)) {
+      ++transport_.refused_;
+      if (refusal->removed) {
+        // Said at every reconnection: quietly, and in a way the caller's
+        // transport recognizes.
+        spdlog::debug("refused a peer stream from {}: {}", context_.peer(), refusal->reason);
+        context_.AddTrailingMetadata(kRemovedTrailer, "1");
+        Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, refusal->reason));
+        return;
+      }
+      spdlog::warn("refused a peer stream from {}: {}", context_.peer(), refusal->reason);
+      Finish(grpc::Status(
+          refusal->misaddressed ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::PERMISSION_DENIED,
+          refusal->reason));
+      return;
+    }
+    ++transport_.received_;
+    transport_.deliver(std::move(message_));
+    message_.Clear();
+    StartRead(&message_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  GrpcTransport& transport_;
+  grpc::CallbackServerContext& context_;
+  pb::Message message_;
+};
+
+class GrpcTransport::PeerService final : public pb::RaftPeer::CallbackService {
  public:
   explicit PeerService(GrpcTransport& transport) : transport_(transport) {}
 
-  grpc::Status Stream(grpc::ServerContext* context, grpc::ServerReader<pb::Message>* reader,
-                      pb::StreamAck* /*ack*/) override {
-    ++transport_.incoming_streams_;
-    if (std::optional<std::string> refusal = transport_.check_peer_names(*context->auth_context())) {
-      ++transport_.refused_;
-      spdlog::warn("refused a peer stream from {}: {}", context->peer(), *refusal);
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, *refusal);
-    }
-    pb::Message message;
-    while (reader->Read(&message)) {
-      if (const std::optional<Refusal> refusal = transport_.check_incoming(message)) {
-        ++transport_.refused_;
-        if (refusal->removed) {
-          // Said at every reconnection: quietly, and in a way the caller's
-          // transport recognizes.
-          spdlog::debug("refused a peer stream from {}: {}", context->peer(), refusal->reason);
-          context->AddTrailingMetadata(kRemovedTrailer, "1");
-          return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, refusal->reason);
-        }
-        spdlog::warn("refused a peer stream from {}: {}", context->peer(), refusal->reason);
-        return grpc::Status(
-            refusal->misaddressed ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::PERMISSION_DENIED,
-            refusal->reason);
-      }
-      ++transport_.received_;
-      transport_.deliver(std::move(message));
-    }
-    return grpc::Status::OK;
+  grpc::ServerReadReactor<pb::Message>* Stream(grpc::CallbackServerContext* context,
+                                               pb::StreamAck* /*ack*/) override {
+    return new IncomingStream(transport_, *context);
   }
 
  private:
@@ -68,6 +95,17 @@ class GrpcTransport::PeerService final : public pb::RaftPeer::Service {
 
 // --------------------------------------------------------------- sending --
 
+// One peer's outgoing stream, driven by gRPC's callback API: no thread
+// waits on it. send() starts a write at once when none is in flight;
+// otherwise the message queues and the write's completion starts the next.
+// A stream that fails ends, and an alarm reconnects after the back-off.
+//
+// Lifetime rules (gRPC's reactor contract): a call holds a "hold" from its
+// start until this object decides to end it, so gRPC never finishes the call
+// under a write started from the raft thread; the hold is removed only
+// while no write is in flight. Every gRPC operation is started under
+// mutex_, which is safe because the callback API never runs a reaction
+// inline from the operation that starts it.
 class GrpcTransport::PeerStream {
  public:
   PeerStream(GrpcTransport& transport, NodeId id, std::string address)
@@ -79,9 +117,12 @@ class GrpcTransport::PeerStream {
     arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, milliseconds(options.keepalive_timeout));
     arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    // The channel's own reconnection follows the same back-off as ours.
+    // The channel's own reconnection follows the same back-off as ours, and
+    // a connection attempt gives up after connect_timeout (gRPC's minimum
+    // connect timeout), so a call to an unreachable peer fails instead of
+    // waiting for it.
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, milliseconds(options.min_backoff));
-    arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, milliseconds(options.min_backoff));
+    arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, milliseconds(options.connect_timeout));
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, milliseconds(options.max_backoff));
     channel_ =
         grpc::CreateCustomChannel(address_,
@@ -89,7 +130,9 @@ class GrpcTransport::PeerStream {
                                                                          : grpc::InsecureChannelCredentials(),
                                   arguments);
     stub_ = pb::RaftPeer::NewStub(channel_);
-    thread_ = std::thread([this] { run(); });
+    delay_ = options.min_backoff;
+    std::lock_guard lock(mutex_);
+    connect();
   }
 
   ~PeerStream() { stop(); }
@@ -97,111 +140,164 @@ class GrpcTransport::PeerStream {
   const std::string& address() const { return address_; }
 
   void enqueue(pb::Message message) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      if (queue_.size() >= transport_.options_.max_queued_messages) {
-        queue_.pop_front();  // the oldest is the stalest
-        ++transport_.dropped_;
-      }
-      queue_.push_back(std::move(message));
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    if (queue_.size() >= transport_.options_.max_queued_messages) {
+      queue_.pop_front();  // the oldest is the stalest
+      ++transport_.dropped_;
     }
-    wake_.notify_one();
+    queue_.push_back(std::move(message));
+    write_next();
   }
 
+  // Ends the stream and waits until gRPC is done with this object: no
+  // callback of its calls or alarms runs after stop() returns.
   void stop() {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
+    std::unique_lock lock(mutex_);
+    if (!stopping_) {
       stopping_ = true;
-      if (context_ != nullptr) context_->TryCancel();  // unblocks a Write
+      if (call_ != nullptr) {
+        call_->context.TryCancel();  // fails a write in flight, which then ends the call
+        if (!writing_) end_call();
+      }
+      if (alarm_ != nullptr) alarm_->Cancel();
     }
-    wake_.notify_all();
-    thread_.join();
+    idle_.wait(lock, [&] { return outstanding_ == 0; });
   }
 
  private:
-  // Waits for the back-off, or until stop(); false when stopping.
-  bool back_off(std::chrono::milliseconds& delay) {
-    std::uniform_int_distribution<long> jitter(0, delay.count() / 2);
-    const auto wait = delay + std::chrono::milliseconds(jitter(random_));
-    delay = std::min(delay * 2, transport_.options_.max_backoff);
-    std::unique_lock lock(mutex_);
-    return !wake_.wait_for(lock, wait, [&] { return stopping_; });
+  // One attempt at a stream. Owned by the PeerStream, which keeps it until
+  // the next attempt replaces it (its OnDone has run by then).
+  class Call final : public grpc::ClientWriteReactor<pb::Message> {
+   public:
+    explicit Call(PeerStream& stream) : stream_(stream) {}
+    void OnWriteDone(bool ok) override { stream_.on_write_done(ok); }
+    void OnDone(const grpc::Status& status) override { stream_.on_call_done(status); }
+
+    grpc::ClientContext context;
+    pb::StreamAck ack;
+    pb::Message writing;   // the message of the write in flight
+    bool holding = false;  // the hold that keeps the call open
+    bool wrote = false;    // at least one write went through
+   private:
+    PeerStream& stream_;
+  };
+
+  // Under mutex_, not stopping, no call open: starts one.
+  void connect() {
+    call_ = std::make_unique<Call>(*this);
+    ++outstanding_;
+    // No connection yet, or a failed one: the call fails at once (no
+    // wait_for_ready), and the back-off decides when to try again.
+    stub_->async()->Stream(&call_->context, &call_->ack, call_.get());
+    call_->AddHold();
+    call_->holding = true;
+    call_->StartCall();
+    write_next();
   }
 
-  std::optional<pb::Message> next_message() {
-    std::unique_lock lock(mutex_);
-    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return std::nullopt;
-    pb::Message message = std::move(queue_.front());
+  // Under mutex_: starts the next queued write, if the call can take one.
+  void write_next() {
+    if (call_ == nullptr || !call_->holding || writing_ || queue_.empty()) return;
+    call_->writing = std::move(queue_.front());
     queue_.pop_front();
-    return message;
+    writing_ = true;
+    call_->StartWrite(&call_->writing);
   }
 
-  void run() {
-    const GrpcTransportOptions& options = transport_.options_;
-    std::chrono::milliseconds delay = options.min_backoff;
-    bool logged_down = false;
-    while (true) {
-      {
-        std::lock_guard lock(mutex_);
-        if (stopping_) return;
+  // Under mutex_, no write in flight: lets the call finish (OnDone follows).
+  void end_call() {
+    if (!call_->holding) return;
+    call_->holding = false;
+    call_->RemoveHold();
+  }
+
+  void on_write_done(bool ok) {
+    std::lock_guard lock(mutex_);
+    writing_ = false;
+    if (ok) {
+      ++transport_.sent_;
+      if (!call_->wrote) {
+        delay_ = transport_.options_.min_backoff;  // the connection works
+        if (logged_down_) spdlog::info("connected to peer {} at {}", id_, address_);
+        logged_down_ = false;
       }
-      if (!channel_->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
-        if (!logged_down) {
-          spdlog::info("peer {} at {} is unreachable; retrying with back-off", id_, address_);
-          logged_down = true;
-        }
-        if (options.on_unreachable) options.on_unreachable(id_);
-        if (!back_off(delay)) return;
-        continue;
-      }
-      auto context = std::make_unique<grpc::ClientContext>();
-      {
-        std::lock_guard lock(mutex_);
-        if (stopping_) return;
-        context_ = context.get();
-      }
-      pb::StreamAck ack;
-      std::unique_ptr<grpc::ClientWriter<pb::Message>> writer = stub_->Stream(context.get(), &ack);
-      if (logged_down) spdlog::info("connected to peer {} at {}", id_, address_);
-      logged_down = false;
-      bool wrote = false;
-      bool broken = false;
-      while (std::optional<pb::Message> message = next_message()) {
-        if (!writer->Write(*message)) {
-          broken = true;
-          break;
-        }
-        ++transport_.sent_;
-        if (!wrote) delay = options.min_backoff;  // the connection works
-        wrote = true;
-      }
-      // Stopping: end the stream. Broken: the peer ended it, and Finish()
-      // says why (a refusal) -- unless it is cancelled first.
-      if (!broken) context->TryCancel();
-      const grpc::Status finished = writer->Finish();
-      {
-        std::lock_guard lock(mutex_);
-        context_ = nullptr;
-        if (stopping_) return;
-      }
-      ++transport_.reconnects_;
-      if (finished.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
-          context->GetServerTrailingMetadata().count(kRemovedTrailer) > 0) {
-        transport_.told_removed_by(id_);
-        if (!back_off(delay)) return;
-        continue;
-      }
-      // A peer that went away (restart, shutdown) is news, not an error;
-      // anything else -- a refusal, a protocol fault -- is.
-      const bool gone = finished.error_code() == grpc::StatusCode::CANCELLED ||
-                        finished.error_code() == grpc::StatusCode::UNAVAILABLE;
-      spdlog::log(gone ? spdlog::level::info : spdlog::level::warn, "stream to peer {} at {} ended: {} {}",
-                  id_, address_, static_cast<int>(finished.error_code()), finished.error_message());
-      if (!back_off(delay)) return;
+      call_->wrote = true;
+    } else if (!stopping_) {
+      // The stream broke under this message (the peer restarted, say):
+      // send it again on the next stream rather than lose it. Raft
+      // tolerates the copy if the first one did arrive.
+      queue_.push_front(std::move(call_->writing));
     }
+    if (!ok || stopping_) {
+      end_call();
+      return;
+    }
+    write_next();
+  }
+
+  // What an ended call means for the rest of the node.
+  enum class Ending { kStopped, kRemoved, kUnreachable, kBroken };
+
+  void on_call_done(const grpc::Status& status) {
+    Ending ending = Ending::kStopped;
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_) {
+        ++transport_.reconnects_;
+        ending = classify(status);
+      }
+    }
+    // Told without mutex_ held: both calls leave the transport (discovery,
+    // the receiver), and stop() waits under nothing but mutex_.
+    if (ending == Ending::kRemoved) transport_.told_removed_by(id_);
+    if (ending == Ending::kUnreachable && transport_.options_.on_unreachable) {
+      transport_.options_.on_unreachable(id_);
+    }
+    std::lock_guard lock(mutex_);
+    if (!stopping_) reconnect_after_back_off();
+    --outstanding_;
+    if (outstanding_ == 0) idle_.notify_all();
+  }
+
+  // Under mutex_, the call ended: sets the alarm that starts the next one.
+  void reconnect_after_back_off() {
+    std::uniform_int_distribution<long> jitter(0, delay_.count() / 2);
+    const auto wait = delay_ + std::chrono::milliseconds(jitter(random_));
+    delay_ = std::min(delay_ * 2, transport_.options_.max_backoff);
+    alarm_ = std::make_unique<grpc::Alarm>();
+    ++outstanding_;
+    alarm_->Set(std::chrono::system_clock::now() + wait, [this](bool /*fired*/) { on_alarm(); });
+  }
+
+  void on_alarm() {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) connect();
+    --outstanding_;
+    if (outstanding_ == 0) idle_.notify_all();
+  }
+
+  // Under mutex_: why the call ended, logged.
+  Ending classify(const grpc::Status& status) {
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+        call_->context.GetServerTrailingMetadata().count(kRemovedTrailer) > 0) {
+      return Ending::kRemoved;
+    }
+    if (!call_->wrote && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // Never got through: the peer is down or not where we think.
+      if (!logged_down_) {
+        spdlog::info("peer {} at {} is unreachable; retrying with back-off", id_, address_);
+        logged_down_ = true;
+      }
+      return Ending::kUnreachable;
+    }
+    // A peer that went away (restart, shutdown) is news, not an error;
+    // anything else -- a refusal, a protocol fault -- is.
+    const bool gone = status.error_code() == grpc::StatusCode::CANCELLED ||
+                      status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    spdlog::log(gone ? spdlog::level::info : spdlog::level::warn, "stream to peer {} at {} ended: {} {}", id_,
+                address_, static_cast<int>(status.error_code()), status.error_message());
+    return Ending::kBroken;
   }
 
   GrpcTransport& transport_;
@@ -212,11 +308,15 @@ class GrpcTransport::PeerStream {
   std::mt19937_64 random_{std::random_device{}()};
 
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable idle_;  // outstanding_ reached zero
   std::deque<pb::Message> queue_;
-  grpc::ClientContext* context_ = nullptr;  // the live stream's, for TryCancel
+  std::unique_ptr<Call> call_;
+  std::unique_ptr<grpc::Alarm> alarm_;  // the pending reconnection
+  bool writing_ = false;                // a write is in flight on call_
+  int outstanding_ = 0;                 // calls and alarms whose last callback has not run
+  std::chrono::milliseconds delay_;
+  bool logged_down_ = false;
   bool stopping_ = false;
-  std::thread thread_;
 };
 
 // ------------------------------------------------------------- transport --
@@ -394,7 +494,7 @@ void GrpcTransport::stop() {
     stopped_ = true;  // set_peers() opens nothing from now on
     streams.swap(streams_);
   }
-  streams.clear();  // each stops and joins its sender thread
+  streams.clear();  // each ends its stream and waits out its callbacks
 }
 
 GrpcTransportCounters GrpcTransport::counters() const {

@@ -4,10 +4,13 @@
 // Each node serves RaftPeer on its peer address and keeps one long-lived
 // client stream to each peer, over which it sends every message for that
 // peer in order -- no connection or RPC is set up per message; answers come
-// back on the peer's own stream to us. Per peer, a sender thread drains a
-// bounded queue onto the stream; when the stream breaks it reconnects with
-// exponential back-off (with jitter), and what was queued meanwhile beyond
-// the bound is dropped, oldest first: Raft resends what matters.
+// back on the peer's own stream to us. Both directions run on gRPC's
+// callback API, so no thread is kept per peer or per stream: send() starts
+// a write on the caller's thread when the stream is idle, and otherwise
+// queues the message (bounded; the oldest is dropped first) for the write's
+// completion to start. When a stream breaks, the message whose write failed
+// goes first on the next one, which opens after an exponential back-off
+// with jitter; what the bound drops meanwhile Raft resends as it needs.
 //
 // Limits: messages larger than options.max_message_bytes are dropped at the
 // sender (and refused by the receiver). A connection attempt gives up after
@@ -66,7 +69,7 @@ struct GrpcTransportOptions {
   std::chrono::milliseconds max_backoff{2000};
   std::chrono::milliseconds keepalive_interval{1000};
   std::chrono::milliseconds keepalive_timeout{2000};
-  // Called (from a sender thread) each time a peer cannot be reached at its
+  // Called (from one of gRPC's threads) each time a peer cannot be reached at its
   // address, so that discovery can look again (Discovery::unreachable).
   std::function<void(NodeId)> on_unreachable;
   // TLS; null: plaintext. Both or neither.
@@ -104,6 +107,7 @@ class GrpcTransport final : public Transport {
   GrpcTransportCounters counters() const;
 
  private:
+  class IncomingStream;
   class PeerService;
   class PeerStream;
 

@@ -1,5 +1,6 @@
 // GrpcTransport on loopback with real gRPC: one long-lived stream per peer
-// pair, in order; a busy port refused; reconnection after a peer restarts; refusal of another
+// pair, in order; a busy port refused; reconnection after a peer restarts,
+// losing no message on the dead stream; no thread per peer; refusal of another
 // cluster's, a non-member's and an oversized message; a clean stop; mutual
 // TLS, refusing peers without a certificate the cluster CA signed or without
 // an allowed name; and raft::Servers replicating (snapshots included) over it.
@@ -8,6 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "raft/in_memory_snapshot_store.h"
@@ -15,6 +20,7 @@
 #include "raft/server.h"
 #include "raft/static_discovery.h"
 #include "raft/tls_credentials.h"
+#include "tests/integration/free_port.h"
 #include "tests/integration/test_certificates.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/recording_state_machine.h"
@@ -153,6 +159,82 @@ TEST(GrpcTransport, ASenderReconnectsWhenItsPeerComesBack) {
     return second.size() > 0;
   }));
   EXPECT_GE(a->counters().reconnects, 1u);
+}
+
+TEST(GrpcTransport, TheFirstMessageToARestartedPeerIsNotLostOnTheOldStream) {
+  // A peer restarts on the same address while this node's stream to it
+  // still looks open: the first message after the restart (a vote answer,
+  // say) must reach the new process, sent once. (The write that fails on
+  // the dead stream is sent again on the next one.)
+  auto a = listening(7);
+  auto b = listening(7);
+  const std::string b_address = address_of(*b);
+  const std::vector<Peer> peers = {{1, address_of(*a)}, {2, b_address}};
+  a->set_peers(peers);
+  a->start(1, [](pb::Message) {});
+  Inbox first;
+  b->set_peers(peers);
+  b->start(2, first.receiver());
+  a->send(message(1, 2, 1));
+  ASSERT_TRUE(eventually([&] { return first.size() == 1; }));
+
+  b.reset();
+  auto again = listening(7, b_address);
+  Inbox second;
+  again->set_peers(peers);
+  again->start(2, second.receiver());
+  a->send(message(1, 2, 2));
+  ASSERT_TRUE(eventually([&] { return second.size() == 1; })) << "the message was lost";
+  EXPECT_EQ(second.messages().front().term(), 2u);
+}
+
+// The threads of this process, from the kernel's count.
+int thread_count() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+TEST(GrpcTransport, PeersCostNoThreadsOfTheirOwn) {
+  // Forty peers, every one unreachable (so each stream also goes through
+  // failed connections and back-off), and messages for all of them: the
+  // process gains no thread per peer, only gRPC's shared ones.
+  std::mutex mutex;
+  std::set<NodeId> unreachable;
+  GrpcTransportOptions options = options_for(7, "127.0.0.1:0");
+  options.on_unreachable = [&](NodeId id) {
+    std::lock_guard lock(mutex);
+    unreachable.insert(id);
+  };
+  GrpcTransport a(options);
+  ASSERT_TRUE(a.listen().ok());
+  auto b = listening(7);
+  Inbox inbox;
+  std::vector<Peer> peers = {{1, address_of(a)}, {2, address_of(*b)}};
+  a.set_peers(peers);
+  b->set_peers(peers);
+  a.start(1, [](pb::Message) {});
+  b->start(2, inbox.receiver());
+  a.send(message(1, 2, 1));
+  ASSERT_TRUE(eventually([&] { return inbox.size() == 1; }));
+  const int before = thread_count();
+
+  for (NodeId id = 3; id < 43; ++id)
+    peers.push_back({id, "127.0.0.1:" + std::to_string(testing::free_port())});
+  a.set_peers(peers);
+  // Until every one of the forty has been found unreachable.
+  ASSERT_TRUE(eventually([&] {
+    for (NodeId id = 3; id < 43; ++id) a.send(message(1, id, 2));
+    std::lock_guard lock(mutex);
+    return unreachable.size() == 40;
+  })) << unreachable.size();
+  const int after = thread_count();
+  EXPECT_LT(after - before, 10) << before << " threads before the forty peers, " << after << " after";
+  std::cout << "threads: " << before << " with one peer, " << after << " with forty-one\n";
+  a.stop();  // before `unreachable` goes
 }
 
 TEST(GrpcTransport, AnotherClustersMessagesAreRefused) {
