@@ -71,6 +71,12 @@ std::string render_metrics(const MetricsSources& sources) {
                 metrics.proposal_duration.read());
   out.histogram("raftkv_disk_sync_duration_seconds", "Writing log entries and hard state to disk with fsync.",
                 metrics.disk_sync_duration.read());
+  out.counter("raftkv_append_entries_sent_total",
+              "AppendEntries carrying entries this member sent as leader (with the next metric: entries per "
+              "message, the batching of replication).",
+              d(metrics.append_entries_sent.load()));
+  out.counter("raftkv_entries_sent_total", "Log entries this member sent to followers in AppendEntries.",
+              d(metrics.entries_sent.load()));
   out.counter("raftkv_snapshots_taken_total", "Snapshots of the key-value store this member wrote.",
               d(metrics.snapshots_taken.load()));
   out.histogram("raftkv_snapshot_take_duration_seconds", "Writing one snapshot file.",

@@ -394,7 +394,14 @@ void Server::drain() {
       transport_->set_removed(output.peers->removed);
     }
     // §10.2.1: the leader's AppendEntries go out before its own disk write.
-    for (pb::Message& message : output.messages) transport_->send(std::move(message));
+    for (pb::Message& message : output.messages) {
+      if (message.has_append_entries() && message.append_entries().entries_size() > 0) {
+        metrics_.append_entries_sent.fetch_add(1, std::memory_order_relaxed);
+        metrics_.entries_sent.fetch_add(static_cast<std::uint64_t>(message.append_entries().entries_size()),
+                                        std::memory_order_relaxed);
+      }
+      transport_->send(std::move(message));
+    }
     if (!output.apply.empty()) {
       std::lock_guard lock(apply_mutex_);
       for (ApplyWork& work : output.apply) apply_queue_.push_back(std::move(work));

@@ -43,6 +43,10 @@ struct ServerMetrics {
   std::atomic<std::uint64_t> proposals_refused{0};    // over ServerOptions::max_pending_* (not counted above)
   DurationHistogram proposal_duration;                // propose() to the answer, either way
   DurationHistogram disk_sync_duration;               // writing the log and hard state with fsync
+  // Replication batching, as a leader sees it: AppendEntries sent that
+  // carried entries, and the entries they carried.
+  std::atomic<std::uint64_t> append_entries_sent{0};
+  std::atomic<std::uint64_t> entries_sent{0};
   std::atomic<std::uint64_t> snapshots_taken{0};
   DurationHistogram snapshot_take_duration;  // writing the state machine's snapshot file
   std::atomic<std::uint64_t> snapshots_installed{0};

@@ -12,6 +12,8 @@
 #   RAFTKV_PEER_PORT     first peer port            (default 7001)
 #   RAFTKV_DAEMON_ARGS   more raftkvd flags for every member, e.g.
 #                        "--snapshot-entries 20000"  (default none)
+#   RAFTKV_METRICS_PORT  first Prometheus metrics port; member I serves on
+#                        this + I - 1                (default: no metrics)
 #   RAFTKV_TLS=1         TLS everywhere: certificates are made in
 #                        $RAFTKV_CLUSTER_DIR/certs (make-certs.sh), peers use
 #                        mutual TLS and clients must present a certificate
@@ -46,6 +48,10 @@ tls_flags() { # id: raftkvd's TLS flags for member id
     "--peer-trusted-ca-file $certs/ca.crt --cert-file $certs/member-$1.crt --key-file $certs/member-$1.key" \
     "--trusted-ca-file $certs/ca.crt --client-cert-auth"
 }
+metrics_flags() { # id: raftkvd's metrics flag for member id, if asked for
+  [[ -n ${RAFTKV_METRICS_PORT:-} ]] || return 0
+  echo "--listen-metrics 127.0.0.1:$((RAFTKV_METRICS_PORT + $1 - 1))"
+}
 kvctl_tls=()
 if [[ ${RAFTKV_TLS:-0} == 1 ]]; then
   kvctl_tls=(--cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key")
@@ -67,7 +73,8 @@ start() {
     fi
     "$raftkvd" --id "$id" --data-dir "$dir/node-$id" \
       --listen-peer "127.0.0.1:$((peer_port + id - 1))" --listen-client "127.0.0.1:$((client_port + id - 1))" \
-      --peers "$peers" --clients "$clients" $(tls_flags "$id") ${RAFTKV_DAEMON_ARGS:-} >>"$dir/node-$id.log" 2>&1 &
+      --peers "$peers" --clients "$clients" $(tls_flags "$id") $(metrics_flags "$id") ${RAFTKV_DAEMON_ARGS:-} \
+      >>"$dir/node-$id.log" 2>&1 &
     echo $! >"$dir/node-$id.pid"
     echo "member $id started (pid $!), clients on 127.0.0.1:$((client_port + id - 1))"
   done

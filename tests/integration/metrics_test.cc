@@ -119,6 +119,11 @@ TEST_F(Metrics, EveryMemberServesValidPrometheusTextWithTheRightNumbers) {
             value(text, "raftkv_proposal_duration_seconds_count"));
   EXPECT_GE(value(text, "raftkv_snapshots_taken_total"), 2);
   EXPECT_GT(value(text, "raftkv_snapshot_take_duration_seconds_count"), 0);
+  // Every committed put reached the followers in some AppendEntries, each
+  // carrying at least one entry.
+  EXPECT_GE(value(text, "raftkv_entries_sent_total"), 601);
+  EXPECT_GE(value(text, "raftkv_append_entries_sent_total"), 1);
+  EXPECT_LE(value(text, "raftkv_append_entries_sent_total"), value(text, "raftkv_entries_sent_total"));
   EXPECT_GE(value(text, "raftkv_follower_match_index{follower_id=\"" + std::to_string(follower) + "\"}"),
             600);
   EXPECT_EQ(value(scrape(follower),

@@ -81,7 +81,8 @@ floor_pid=$!
 disown
 
 # raftkv: clients on 24001-24005, peers on 24011-24015.
-export RAFTKV_CLUSTER_DIR=$work/raftkv RAFTKV_CLIENT_PORT=24001 RAFTKV_PEER_PORT=24011
+# Metrics on 24021-24025, for the replication counters below.
+export RAFTKV_CLUSTER_DIR=$work/raftkv RAFTKV_CLIENT_PORT=24001 RAFTKV_PEER_PORT=24011 RAFTKV_METRICS_PORT=24021
 "$repo/deploy/local/cluster.sh" start >/dev/null
 raftkv_endpoints=127.0.0.1:24001,127.0.0.1:24002,127.0.0.1:24003,127.0.0.1:24004,127.0.0.1:24005
 raftkv_pids=$(cat "$work"/raftkv/node-*.pid | tr '\n' ' ')
@@ -121,6 +122,20 @@ rss_mib() { # pids...: the mean resident set of the processes, MiB
   echo $((total / $# / 1024))
 }
 
+raftkv_counters() { # the five members' replication counters, summed, as JSON
+  python3 - <<'PY'
+import json, urllib.request
+wanted = {"raftkv_append_entries_sent_total": "append_entries", "raftkv_entries_sent_total": "entries",
+          "raftkv_disk_sync_duration_seconds_count": "syncs"}
+totals = dict.fromkeys(wanted.values(), 0)
+for port in range(24021, 24026):
+    for line in urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name in wanted: totals[wanted[name]] += float(value)
+print(json.dumps(totals))
+PY
+}
+
 run() { # system workload
   local system=$1 workload=$2 endpoints leader target pids
   case $system in
@@ -130,8 +145,9 @@ run() { # system workload
   esac
   local common=(--target "$target" --val-size 256 --key-space-size 100000 --duration "$duration" --warmup 2 --no-progress)
   local report
-  local ticks_before
+  local ticks_before counters_before="{}" counters_after="{}"
   ticks_before=$(cpu_ticks $pids)
+  [[ $system != raftkv ]] || counters_before=$(raftkv_counters)
   case $workload in
     put-64) report=$("$kvctl" -o json --endpoints "$leader" bench put --clients 64 --conns 8 "${common[@]}") ;;
     put-1) report=$("$kvctl" -o json --endpoints "$leader" bench put --clients 1 --conns 1 "${common[@]}") ;;
@@ -140,9 +156,10 @@ run() { # system workload
   # The members' CPU over the whole run, warm-up included (divided below by
   # the operations of the whole run, at the measured rate).
   local ticks=$(($(cpu_ticks $pids) - ticks_before))
+  [[ $system != raftkv ]] || counters_after=$(raftkv_counters)
   local rss=""
   [[ $workload == put-64 && $system != floor ]] && rss=$(rss_mib $pids)
-  echo "{\"system\":\"$system\",\"workload\":\"$workload\",\"round\":$round,\"rss_mib\":\"$rss\",\"cpu_ticks\":$ticks,\"ticks_per_second\":$(getconf CLK_TCK),\"report\":$report}" >>"$out"
+  echo "{\"system\":\"$system\",\"workload\":\"$workload\",\"round\":$round,\"rss_mib\":\"$rss\",\"cpu_ticks\":$ticks,\"ticks_per_second\":$(getconf CLK_TCK),\"counters_before\":$counters_before,\"counters_after\":$counters_after,\"report\":$report}" >>"$out"
   echo "round $round: $system $workload: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f ops/s, p50 %.2f ms, p99 %.2f ms, %d errors" % (r["ops_per_second"], r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["errors"]))' "$report")${rss:+, $rss MiB per member}"
 }
 
@@ -179,6 +196,16 @@ for system in ("raftkv", "etcd", "floor"):
         print("%-7s %-8s %10.0f %9.2f %9.2f %14s %14.0f %7d" % (system, workload, ops, p50, p99,
               "%.0f" % median(rss) if rss else "", cpu, errors))
 print()
+# How raftkv's replication batched, over the whole of each run (warm-up
+# included): entries per AppendEntries the leader sent, and disk syncs per
+# write on each member.
+for workload in ("put-64", "put-1"):
+    mine = [r for r in runs if r["system"] == "raftkv" and r["workload"] == workload and r.get("counters_after")]
+    def delta(r, key): return r["counters_after"][key] - r["counters_before"][key]
+    per_append = median([delta(r, "entries") / max(1.0, delta(r, "append_entries")) for r in mine])
+    syncs = median([delta(r, "syncs") / 5 / max(1.0, r["report"]["ops_per_second"] * (r["report"]["seconds"] + 2))
+                    for r in mine])
+    print("raftkv %s: %.1f entries per AppendEntries, %.3f disk syncs per write per member" % (workload, per_append, syncs))
 r, e = rows.get, rows.get
 print("raftkv / etcd: put-64 throughput %.2fx, put-64 p99 %.2fx, put-1 p50 %.2fx, get-64 throughput %.2fx, memory %.2fx" % (
     r(("raftkv", "put-64"))[0] / e(("etcd", "put-64"))[0],
