@@ -176,9 +176,10 @@ class GrpcTransport::PeerStream {
 
     grpc::ClientContext context;
     pb::StreamAck ack;
-    pb::Message writing;   // the message of the write in flight
-    bool holding = false;  // the hold that keeps the call open
-    bool wrote = false;    // at least one write went through
+    pb::Message writing;           // the message of the write in flight
+    bool writing_a_retry = false;  // ... which failed once already on another stream
+    bool holding = false;          // the hold that keeps the call open
+    bool wrote = false;            // at least one write went through
    private:
     PeerStream& stream_;
   };
@@ -198,9 +199,17 @@ class GrpcTransport::PeerStream {
 
   // Under mutex_: starts the next queued write, if the call can take one.
   void write_next() {
-    if (call_ == nullptr || !call_->holding || writing_ || queue_.empty()) return;
-    call_->writing = std::move(queue_.front());
-    queue_.pop_front();
+    if (call_ == nullptr || !call_->holding || writing_) return;
+    call_->writing_a_retry = retry_.has_value();
+    if (retry_) {
+      call_->writing = std::move(*retry_);
+      retry_.reset();
+    } else if (!queue_.empty()) {
+      call_->writing = std::move(queue_.front());
+      queue_.pop_front();
+    } else {
+      return;
+    }
     writing_ = true;
     call_->StartWrite(&call_->writing);
   }
@@ -223,11 +232,15 @@ class GrpcTransport::PeerStream {
         logged_down_ = false;
       }
       call_->wrote = true;
-    } else if (!stopping_) {
+    } else if (!stopping_ && !call_->writing_a_retry) {
       // The stream broke under this message (the peer restarted, say):
-      // send it again on the next stream rather than lose it. Raft
-      // tolerates the copy if the first one did arrive.
-      queue_.push_front(std::move(call_->writing));
+      // send it first on the next stream rather than lose it; Raft
+      // tolerates the copy if the first one did arrive. Only once: a
+      // message that fails again (one the peer refuses) is dropped, so it
+      // cannot hold up the queue behind it.
+      retry_ = std::move(call_->writing);
+    } else if (!stopping_) {
+      ++transport_.dropped_;
     }
     if (!ok || stopping_) {
       end_call();
@@ -310,6 +323,7 @@ class GrpcTransport::PeerStream {
   std::mutex mutex_;
   std::condition_variable idle_;  // outstanding_ reached zero
   std::deque<pb::Message> queue_;
+  std::optional<pb::Message> retry_;  // failed on the last stream: first on the next
   std::unique_ptr<Call> call_;
   std::unique_ptr<grpc::Alarm> alarm_;  // the pending reconnection
   bool writing_ = false;                // a write is in flight on call_

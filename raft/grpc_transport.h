@@ -9,8 +9,9 @@
 // a write on the caller's thread when the stream is idle, and otherwise
 // queues the message (bounded; the oldest is dropped first) for the write's
 // completion to start. When a stream breaks, the message whose write failed
-// goes first on the next one, which opens after an exponential back-off
-// with jitter; what the bound drops meanwhile Raft resends as it needs.
+// goes first on the next one (once: failing twice, it is dropped), which
+// opens after an exponential back-off with jitter; what the bound drops
+// meanwhile Raft resends as it needs.
 //
 // Limits: messages larger than options.max_message_bytes are dropped at the
 // sender (and refused by the receiver). A connection attempt gives up after
