@@ -56,7 +56,8 @@ class GatedStateMachine final : public raft::StateMachine {
     wait_open();
     return store_->apply(index, command);
   }
-  raft::Result<std::vector<std::string>> apply_all(std::span<const raft::CommittedCommand> commands) override {
+  raft::Result<std::vector<std::string>> apply_all(
+      std::span<const raft::CommittedCommand> commands) override {
     wait_open();
     return store_->apply_all(commands);
   }
@@ -153,8 +154,8 @@ TEST_F(ReplayingMember, RefusesSerializableReadsUntilItHasReplayedWhatItHadCommi
   api::RangeResponse response;
   const grpc::Status refused = serializable_get(last_key, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
-      << "answered from a store at applied index " << store->applied_index() << " with " << response.kvs_size()
-      << " keys, before the replay reached " << recovered;
+      << "answered from a store at applied index " << store->applied_index() << " with "
+      << response.kvs_size() << " keys, before the replay reached " << recovered;
   EXPECT_NE(refused.error_message().find("is replaying its log after a restart (applied 0 of the " +
                                          std::to_string(recovered) + " entries it had committed)"),
             std::string::npos)
