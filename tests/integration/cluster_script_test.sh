@@ -67,6 +67,12 @@ expect "OK" "$(kvctl put fruit/banana yellow)" "put"
 expect $'fruit/apple\nred' "$(kvctl get fruit/apple)" "get"
 expect $'fruit/apple\nfruit/banana' "$(kvctl get fruit/ --prefix --keys-only)" "get --prefix --keys-only"
 expect "2" "$(kvctl get fruit/ --prefix --count-only)" "get --count-only"
+# A serializable read answers from the first endpoint's own state, which
+# may not have applied the puts yet: it catches up.
+for _ in $(seq 1 50); do
+  [[ $(kvctl get fruit/ --prefix --limit 1 --serializable) == $'fruit/apple\nred' ]] && break
+  sleep 0.1
+done
 expect $'fruit/apple\nred' "$(kvctl get fruit/ --prefix --limit 1 --serializable)" "get --limit --serializable"
 kvctl get fruit/apple -o json | grep -q '"revision"' || fail "get -o json has no header"
 expect "OK" "$(kvctl cas fruit/apple red green)" "cas that holds"
@@ -76,6 +82,56 @@ rm -f /tmp/cas-error-$$
 expect "1" "$(kvctl del fruit/banana)" "del"
 expect "1" "$(kvctl del fruit/ --prefix)" "del --prefix"
 expect "" "$(kvctl get fruit/ --prefix)" "get after del"
+
+# etcdctl's key ranges and value sources. A value over the command line's
+# limit comes from standard input or a file, any bytes (NUL included).
+head -c 300000 /dev/urandom >"$RAFTKV_CLUSTER_DIR/big-value"
+expect "OK" "$(kvctl put big --from-file "$RAFTKV_CLUSTER_DIR/big-value")" "put --from-file"
+kvctl get big --print-value-only | head -c -1 | cmp -s - "$RAFTKV_CLUSTER_DIR/big-value" ||
+  fail "the value of put --from-file came back different"
+expect "OK" "$(kvctl put piped <"$RAFTKV_CLUSTER_DIR/big-value")" "put from standard input"
+kvctl get piped --print-value-only | head -c -1 | cmp -s - "$RAFTKV_CLUSTER_DIR/big-value" ||
+  fail "the value put from standard input came back different"
+expect "OK" "$(printf 'dash\0value' | kvctl put dash -)" "put KEY -"
+[[ $(kvctl get dash --print-value-only | od -An -c | tr -s ' ') == " d a s h \0 v a l u e \n" ]] ||
+  fail "put KEY - stored: $(kvctl get dash --print-value-only | od -An -c)"
+expect $'OK\ndash\ndash value' "$(kvctl put dash plain --prev-kv | tr '\0' ' ')" "put --prev-kv"
+expect $'big\ndash\npiped' "$(kvctl get "" --prefix --keys-only)" 'get "" --prefix (every key)'
+expect $'dash\npiped' "$(kvctl get c --from-key --keys-only)" "get --from-key"
+expect $'big\ndash' "$(kvctl get a e --keys-only)" "get KEY RANGE_END"
+expect $'dash\npiped' "$(kvctl get "" --from-key --keys-only --sort-by CREATE --order descend --limit 2)" \
+  "get --sort-by CREATE --order descend --limit 2"
+expect "plain" "$(kvctl get dash --print-value-only)" "get --print-value-only"
+kvctl -w json get "" --prefix --keys-only | python3 -c '
+import base64, json, sys
+answer = json.load(sys.stdin)
+keys = [base64.b64decode(kv["key"]).decode() for kv in answer["kvs"]]
+assert keys == ["big", "dash", "piped"], keys
+' || fail "get -w json is not the JSON of the three keys"
+set +e
+kvctl get a e --prefix 2>/tmp/range-usage-$$; status=$?
+set -e
+[[ $status == 2 ]] && grep -q "range_end excludes --prefix" /tmp/range-usage-$$ ||
+  fail "RANGE_END with --prefix: $status $(cat /tmp/range-usage-$$)"
+set +e
+kvctl put k v --from-file "$RAFTKV_CLUSTER_DIR/big-value" 2>/tmp/range-usage-$$; status=$?
+set -e
+[[ $status == 2 ]] || fail "a VALUE with --from-file exited $status: $(cat /tmp/range-usage-$$)"
+rm -f /tmp/range-usage-$$ "$RAFTKV_CLUSTER_DIR/big-value"
+# A serializable read answers from the endpoint named (its member id in the
+# header), not from the leader, which any other request goes to.
+leader_id=$(kvctl endpoint status | awk '$4 == "true" {print $2}')
+other_id=$((leader_id % 5 + 1))
+other=127.0.0.1:$((RAFTKV_CLIENT_PORT + other_id - 1))
+answered_by() { python3 -c 'import json, sys; print(json.load(sys.stdin)["header"]["member_id"])'; }
+expect "$other_id" "$(kvctl --endpoints "$other,$endpoints" get dash --serializable -w json | answered_by)" \
+  "the member that answered a serializable read"
+expect "$leader_id" "$(kvctl --endpoints "$other,$endpoints" get dash -w json | answered_by)" \
+  "the member that answered a linearizable read"
+expect "1" "$(kvctl del big)" "del big"
+expect "1" "$(kvctl del piped)" "del piped"
+expect $'1\ndash\nplain' "$(kvctl del "" --from-key --prev-kv)" 'del "" --from-key --prev-kv'
+expect "" "$(kvctl get "" --prefix)" "every key deleted"
 [[ $(kvctl member list | wc -l) == 6 ]] || fail "member list: $(kvctl member list)"
 [[ $(kvctl endpoint status | grep -c true) == 1 ]] || fail "endpoint status shows one leader: $(kvctl endpoint status)"
 [[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] || fail "endpoint health: $(kvctl endpoint health)"

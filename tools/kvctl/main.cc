@@ -1,10 +1,12 @@
 // kvctl: the command-line client of raftkv, after etcdctl.
 //
 //   kvctl [--endpoints A,B,... | --discovery-srv DOMAIN [--dns-server HOST:PORT]]
-//         [--cacert FILE [--cert FILE --key FILE]] [-o simple|json|table] COMMAND ...
-//     put KEY VALUE
-//     get KEY [--prefix] [--limit N] [--keys-only] [--count-only] [--serializable]
-//     del KEY [--prefix]
+//         [--cacert FILE [--cert FILE --key FILE]] [-o|-w simple|json|table] COMMAND ...
+//     put KEY [VALUE | - | --from-file FILE] [--prev-kv]   (no VALUE or -: standard input)
+//     get KEY [RANGE_END | --prefix | --from-key] [--limit N] [--keys-only] [--count-only]
+//         [--print-value-only] [--sort-by KEY|VALUE|CREATE|MODIFY|VERSION] [--order ASCEND|DESCEND]
+//         [--serializable]                      ("" --prefix or "" --from-key: every key)
+//     del KEY [RANGE_END | --prefix | --from-key] [--prev-kv]
 //     cas KEY EXPECTED NEW          (compare-and-swap of the value)
 //     member list | member add [--learner] [--client-addr HOST:PORT] ID PEER-ADDR
 //     member promote ID | member remove ID
@@ -32,6 +34,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -138,6 +142,69 @@ std::string prefix_end(std::string prefix) {
   return std::string("\0", 1);  // every key
 }
 
+// The keys a command names, etcdctl's way: KEY alone; [KEY, RANGE_END);
+// every key starting with KEY (--prefix); every key >= KEY (--from-key).
+// "" with --prefix or --from-key is every key (the API spells that
+// key "\0", range_end "\0").
+struct KeyRange {
+  std::string key;
+  std::string end;
+};
+
+KeyRange key_range(const std::string& key, const std::string& range_end, bool prefix, bool from_key) {
+  const std::string every(1, '\0');
+  if ((prefix || from_key) && key.empty()) return {every, every};
+  if (prefix) return {key, prefix_end(key)};
+  if (from_key) return {key, every};
+  return {key, range_end};
+}
+
+// Writes `bytes` and a newline as they are (a value may hold any byte, NUL
+// included).
+void print_line(const std::string& bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+void print_key_value(const raftkv::api::KeyValue& kv, bool keys_only) {
+  print_line(kv.key());
+  if (!keys_only) print_line(kv.value());
+}
+
+// All of standard input or of FILE ("" for standard input): a value too
+// large for a command line. False, with `error` set, when it cannot be read.
+bool read_all(const std::string& file, std::string& into, std::string& error) {
+  std::FILE* in = file.empty() ? stdin : std::fopen(file.c_str(), "rb");
+  if (in == nullptr) {
+    error = "cannot open " + file + ": " + std::strerror(errno);
+    return false;
+  }
+  char block[65536];
+  std::size_t read = 0;
+  while ((read = std::fread(block, 1, sizeof block, in)) > 0) into.append(block, read);
+  const bool ok = std::ferror(in) == 0;
+  if (!ok)
+    error =
+        "cannot read " + (file.empty() ? std::string("standard input") : file) + ": " + std::strerror(errno);
+  if (!file.empty()) std::fclose(in);
+  return ok;
+}
+
+// etcdctl's --sort-by targets; the order of equal ones stays the server's
+// (by key).
+void sort_key_values(google::protobuf::RepeatedPtrField<raftkv::api::KeyValue>& kvs, const std::string& by,
+                     bool descending) {
+  const auto less = [&](const raftkv::api::KeyValue& a, const raftkv::api::KeyValue& b) {
+    if (by == "VALUE") return a.value() < b.value();
+    if (by == "CREATE") return a.create_revision() < b.create_revision();
+    if (by == "MODIFY") return a.mod_revision() < b.mod_revision();
+    if (by == "VERSION") return a.version() < b.version();
+    return a.key() < b.key();
+  };
+  std::stable_sort(kvs.begin(), kvs.end(),
+                   [&](const auto& a, const auto& b) { return descending ? less(b, a) : less(a, b); });
+}
+
 class Client {
  public:
   // `connection_hint` is added to a failure to connect: what about TLS
@@ -157,14 +224,22 @@ class Client {
     kIfCertainlyNot,  // writes: only when they certainly did not apply
   };
 
-  // Runs `call` against the leader if known, then the other endpoints in
-  // turn, backing off after UNAVAILABLE until the deadline (see the top of
-  // the file for writes).
+  enum class Route {
+    kLeaderFirst,  // the leader when known: it would be forwarded there anyway
+    kAsGiven,      // the endpoints in the order given: a serializable read
+                   // answers from the member named, and spares the leader
+  };
+
+  // Runs `call` against the leader if known (or the first endpoint, for
+  // kAsGiven), then the other endpoints in turn, backing off after
+  // UNAVAILABLE until the deadline (see the top of the file for writes).
   grpc::Status call(
       const std::function<grpc::Status(const std::string& endpoint, grpc::ClientContext&)>& call,
-      Retry retry = Retry::kAlways) {
+      Retry retry = Retry::kAlways, Route route = Route::kLeaderFirst) {
     std::vector<std::string> order = endpoints_;
-    if (const std::string leader = find_leader(); !leader.empty()) order.insert(order.begin(), leader);
+    if (route == Route::kLeaderFirst) {
+      if (const std::string leader = find_leader(); !leader.empty()) order.insert(order.begin(), leader);
+    }
     auto backoff = std::chrono::milliseconds(50);
     grpc::Status status(grpc::StatusCode::UNAVAILABLE, "no endpoint was tried");
     for (std::size_t attempt = 0;; ++attempt) {
@@ -356,7 +431,7 @@ int main(int argc, char** argv) {
   app.add_option("--cert", options.cert, "TLS: present this client certificate (PEM)")->envname("KVCTL_CERT");
   app.add_option("--key", options.key, "TLS: the client certificate's private key (PEM)")
       ->envname("KVCTL_KEY");
-  app.add_option("-o,--output", options.output, "simple, json or table")
+  app.add_option("-o,-w,--output,--write-out", options.output, "simple, json or table")
       ->check(CLI::IsMember({"simple", "json", "table"}))
       ->capture_default_str();
   app.add_option("--command-timeout", options.command_timeout_s,
@@ -364,23 +439,51 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
-  std::string key, value, expected;
-  bool prefix = false, keys_only = false, count_only = false, serializable = false;
+  std::string key, value, expected, range_end, value_file, sort_by, order;
+  bool prefix = false, from_key = false, keys_only = false, count_only = false, serializable = false;
+  bool print_value_only = false, prev_kv = false;
   std::int64_t limit = 0;
   std::uint64_t target = 0;
-  CLI::App* put = app.add_subcommand("put", "put KEY VALUE");
+  CLI::App* put = app.add_subcommand(
+      "put", "put KEY [VALUE]: set KEY; without VALUE, or with -, the value is read from standard input");
   put->add_option("key", key)->required();
-  put->add_option("value", value)->required();
-  CLI::App* get = app.add_subcommand("get", "get KEY [--prefix] [--limit N] [--keys-only] [--serializable]");
+  CLI::Option* value_option = put->add_option("value", value, "the value (-: read it from standard input)");
+  put->add_option("--from-file", value_file, "read the value from FILE")
+      ->check(CLI::ExistingFile)
+      ->excludes(value_option);
+  put->add_flag("--prev-kv", prev_kv, "also print the key and value it replaced");
+  CLI::App* get = app.add_subcommand(
+      "get", "get KEY [RANGE_END]: KEY, the keys in [KEY, RANGE_END), or with --prefix / --from-key more");
   get->add_option("key", key)->required();
-  get->add_flag("--prefix", prefix, "every key that starts with KEY");
+  CLI::Option* get_end = get->add_option("range_end", range_end, "the end of the range (exclusive)");
+  CLI::Option* get_prefix =
+      get->add_flag("--prefix", prefix, "every key that starts with KEY (\"\" --prefix: every key)")
+          ->excludes(get_end);
+  get->add_flag("--from-key", from_key, "every key >= KEY, in byte order (\"\" --from-key: every key)")
+      ->excludes(get_end)
+      ->excludes(get_prefix);
   get->add_option("--limit", limit, "at most N keys")->check(CLI::NonNegativeNumber);
   get->add_flag("--keys-only", keys_only, "keys without values");
   get->add_flag("--count-only", count_only, "only how many keys");
-  get->add_flag("--serializable", serializable, "answer from the member's own state (may be stale)");
-  CLI::App* del = app.add_subcommand("del", "del KEY [--prefix]");
+  get->add_flag("--print-value-only", print_value_only, "values without keys");
+  get->add_option("--sort-by", sort_by, "KEY, VALUE, CREATE, MODIFY or VERSION (ascending unless --order)")
+      ->check(CLI::IsMember({"KEY", "VALUE", "CREATE", "MODIFY", "VERSION"}, CLI::ignore_case));
+  get->add_option("--order", order, "ASCEND or DESCEND (by key unless --sort-by)")
+      ->check(CLI::IsMember({"ASCEND", "DESCEND"}, CLI::ignore_case));
+  get->add_flag("--serializable", serializable,
+                "answer from the first endpoint's own state, not the leader's (may be stale)");
+  CLI::App* del = app.add_subcommand(
+      "del",
+      "del KEY [RANGE_END]: delete KEY, the keys in [KEY, RANGE_END), or with --prefix / --from-key more");
   del->add_option("key", key)->required();
-  del->add_flag("--prefix", prefix, "every key that starts with KEY");
+  CLI::Option* del_end = del->add_option("range_end", range_end, "the end of the range (exclusive)");
+  CLI::Option* del_prefix =
+      del->add_flag("--prefix", prefix, "every key that starts with KEY (\"\" --prefix: every key)")
+          ->excludes(del_end);
+  del->add_flag("--from-key", from_key, "every key >= KEY, in byte order (\"\" --from-key: every key)")
+      ->excludes(del_end)
+      ->excludes(del_prefix);
+  del->add_flag("--prev-kv", prev_kv, "also print the keys and values deleted");
   CLI::App* cas = app.add_subcommand("cas", "cas KEY EXPECTED NEW: set KEY to NEW if its value is EXPECTED");
   cas->add_option("key", key)->required();
   cas->add_option("expected", expected)->required();
@@ -474,6 +577,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kvctl: %s\n", error.what());
     return 2;
   }
+  // etcdctl takes them in any case.
+  for (std::string* upper : {&sort_by, &order}) {
+    std::transform(upper->begin(), upper->end(), upper->begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+  }
   std::vector<std::string> endpoints;
   if (!options.discovery_srv.empty()) {
     endpoints = discover_endpoints(options);
@@ -525,7 +633,21 @@ int main(int argc, char** argv) {
   if (put->parsed()) {
     api::PutRequest request;
     request.set_key(key);
-    request.set_value(value);
+    if (value_file.empty() && value_option->count() == 0 && isatty(STDIN_FILENO) == 1) {
+      std::fprintf(stderr,
+                   "kvctl: put: no VALUE (give one, or - to type it, or --from-file FILE, or pipe it in)\n");
+      return 2;
+    }
+    if (!value_file.empty() || value_option->count() == 0 || value == "-") {
+      std::string read_error;
+      if (!read_all(value_file, *request.mutable_value(), read_error)) {
+        std::fprintf(stderr, "kvctl: put: %s\n", read_error.c_str());
+        return 2;
+      }
+    } else {
+      request.set_value(value);
+    }
+    request.set_prev_kv(prev_kv);
     api::PutResponse response;
     const grpc::Status status = client.call(
         [&](const std::string& at, grpc::ClientContext& context) {
@@ -533,38 +655,64 @@ int main(int argc, char** argv) {
         },
         Client::Retry::kIfCertainlyNot);
     if (!status.ok()) return failed(status);
-    std::printf("%s\n", as_json ? json(response).c_str() : "OK");
+    if (as_json) {
+      std::printf("%s\n", json(response).c_str());
+      return 0;
+    }
+    std::printf("OK\n");
+    if (response.has_prev_kv()) print_key_value(response.prev_kv(), false);
     return 0;
   }
   if (get->parsed()) {
+    const KeyRange range = key_range(key, range_end, prefix, from_key);
     api::RangeRequest request;
-    request.set_key(key);
-    if (prefix) request.set_range_end(prefix_end(key));
-    request.set_limit(limit);
+    request.set_key(range.key);
+    request.set_range_end(range.end);
+    // Sorted by anything but ascending key (the store's order), the whole
+    // range is fetched, sorted here, and the limit applied after: the
+    // first N by that order, as etcd answers.
+    const bool sorted = !sort_by.empty() || !order.empty();
+    const bool store_order = (sort_by.empty() || sort_by == "KEY") && order != "DESCEND";
+    request.set_limit(sorted && !store_order && !count_only ? 0 : limit);
     request.set_keys_only(keys_only);
     request.set_count_only(count_only);
     request.set_serializable(serializable);
     api::RangeResponse response;
-    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
-      return client.kv(at).Range(&context, request, &response);
-    });
+    const grpc::Status status = client.call(
+        [&](const std::string& at, grpc::ClientContext& context) {
+          return client.kv(at).Range(&context, request, &response);
+        },
+        Client::Retry::kAlways, serializable ? Client::Route::kAsGiven : Client::Route::kLeaderFirst);
     if (!status.ok()) return failed(status);
+    if (sorted && !store_order && !count_only) {
+      sort_key_values(*response.mutable_kvs(), sort_by.empty() ? "KEY" : sort_by, order == "DESCEND");
+      if (limit > 0 && response.kvs_size() > limit) {
+        response.mutable_kvs()->DeleteSubrange(static_cast<int>(limit),
+                                               response.kvs_size() - static_cast<int>(limit));
+        response.set_more(true);
+      }
+    }
     if (as_json) {
       std::printf("%s\n", json(response).c_str());
     } else if (count_only) {
       std::printf("%llu\n", static_cast<unsigned long long>(response.count()));
     } else {
       for (const api::KeyValue& kv : response.kvs()) {
-        std::printf("%s\n", kv.key().c_str());
-        if (!keys_only) std::printf("%s\n", kv.value().c_str());
+        if (print_value_only) {
+          print_line(kv.value());
+        } else {
+          print_key_value(kv, keys_only);
+        }
       }
     }
     return 0;
   }
   if (del->parsed()) {
+    const KeyRange range = key_range(key, range_end, prefix, from_key);
     api::DeleteRequest request;
-    request.set_key(key);
-    if (prefix) request.set_range_end(prefix_end(key));
+    request.set_key(range.key);
+    request.set_range_end(range.end);
+    request.set_prev_kv(prev_kv);
     api::DeleteResponse response;
     const grpc::Status status = client.call(
         [&](const std::string& at, grpc::ClientContext& context) {
@@ -576,6 +724,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", json(response).c_str());
     } else {
       std::printf("%llu\n", static_cast<unsigned long long>(response.deleted()));
+      for (const api::KeyValue& kv : response.prev_kvs()) print_key_value(kv, false);
     }
     return 0;
   }
