@@ -142,6 +142,40 @@ for _ in $(seq 1 50); do
 done
 [[ $(kvctl endpoint hash | tail -n +2 | awk '{print $3, $5}' | sort -u | wc -l) == 1 ]] ||
   fail "members disagree: $(kvctl endpoint hash)"
+# JSON output: one document per command (an array for the commands that ask
+# every endpoint), every field present, integers as numbers, the digest as in
+# the table.
+kvctl -w json endpoint status | python3 -c '
+import json, sys
+answers = json.load(sys.stdin)
+assert len(answers) == 5, answers
+for answer in answers:
+    status = answer["status"]
+    assert answer["error"] == "", answer
+    for field in ("leader", "commit_index", "applied_index", "first_log_index", "last_log_index"):
+        assert type(status[field]) is int, (field, status)
+    assert type(status["header"]["member_id"]) is int and status["header"]["member_id"] > 0, status
+assert len({a["status"]["leader"] for a in answers}) == 1, answers
+' || fail "endpoint status -w json: $(kvctl -w json endpoint status)"
+kvctl -w json endpoint health | python3 -c '
+import json, sys
+answers = json.load(sys.stdin)
+assert len(answers) == 5 and all(a["health"] is True and a["error"] == "" for a in answers), answers
+' || fail "endpoint health -w json: $(kvctl -w json endpoint health)"
+table_digest=$(kvctl endpoint hash | awk 'NR == 2 {print $5}')
+kvctl -w json endpoint hash | python3 -c '
+import json, sys
+answers = json.load(sys.stdin)
+assert len(answers) == 5, answers
+assert answers[0]["digest"] == sys.argv[1], (answers[0], sys.argv[1])
+assert all(type(a["applied_index"]) is int and type(a["keys"]) is int for a in answers), answers
+' "$table_digest" || fail "endpoint hash -w json: $(kvctl -w json endpoint hash)"
+kvctl -w json get nothing-here | python3 -c '
+import json, sys
+answer = json.load(sys.stdin)
+assert answer["kvs"] == [] and answer["count"] == 0 and answer["more"] is False, answer
+assert type(answer["header"]["revision"]) is int and answer["header"]["revision"] > 0, answer
+' || fail "get -w json of a missing key: $(kvctl -w json get nothing-here)"
 [[ $(kvctl endpoint hash | tail -n +2 | awk '{print $4}' | sort -u) == 0 ]] || fail "endpoint hash keys (all deleted above): $(kvctl endpoint hash)"
 expect "OK" "$(kvctl leader transfer 3)" "leader transfer"
 for _ in $(seq 1 50); do

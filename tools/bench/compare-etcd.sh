@@ -95,10 +95,9 @@ done
 # The leaders' client addresses: writes go there in both systems.
 raftkv_leader=$("$kvctl" --endpoints "$raftkv_endpoints" -o json endpoint status |
   python3 -c 'import json,sys
-for line in sys.stdin:
-    e = json.loads(line)
-    s = e.get("status") or {}
-    if s.get("leader") and s.get("leader") == s.get("header", {}).get("member_id"): print(e["endpoint"])')
+for e in json.load(sys.stdin):
+    s = e["status"] or {}
+    if s.get("leader") and s.get("leader") == (s.get("header") or {}).get("member_id"): print(e["endpoint"])')
 etcd_leader=$(python3 - "$etcd_endpoints" <<'PY'
 import json, sys, urllib.request
 for endpoint in sys.argv[1].split(","):

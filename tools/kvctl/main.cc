@@ -29,7 +29,6 @@
 // certificates must name the endpoint's host); --cert and --key present a client certificate, for
 // members started with --client-cert-auth. KVCTL_CACERT, KVCTL_CERT and KVCTL_KEY work too.
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -51,6 +50,7 @@
 #include "raft/standalone_snapshot_file.h"
 #include "raft/tls_credentials.h"
 #include "tools/kvctl/bench.h"
+#include "tools/kvctl/json_output.h"
 
 namespace {
 
@@ -123,11 +123,7 @@ std::vector<std::string> discover_endpoints(const Options& options) {
 }
 
 std::string json(const google::protobuf::Message& message) {
-  std::string text;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
-  return text;
+  return kvctl::to_json(message);
 }
 
 // The end of the range of keys that start with `prefix` (etcd's rule).
@@ -354,7 +350,8 @@ int check_backup(const std::string& path, bool as_json) {
   const auto index = static_cast<unsigned long long>(metadata.value().index());
   const auto bytes = static_cast<unsigned long long>(metadata.value().size());
   if (as_json) {
-    std::printf("{\"file\":\"%s\",\"index\":%llu,\"bytes\":%llu}\n", path.c_str(), index, bytes);
+    std::printf("{\"file\":%s,\"index\":%llu,\"bytes\":%llu}\n", kvctl::json_string(path).c_str(), index,
+                bytes);
   } else {
     std::printf("%s: a whole backup at index %llu, %llu bytes\n", path.c_str(), index, bytes);
   }
@@ -362,6 +359,15 @@ int check_backup(const std::string& path, bool as_json) {
 }
 
 int failed(const grpc::Status& status);
+
+// One document for a command that asks every endpoint: an array of their
+// answers, one per line.
+void print_json_array(const std::vector<std::string>& documents) {
+  std::printf("[");
+  for (std::size_t i = 0; i < documents.size(); ++i)
+    std::printf("%s\n%s", i == 0 ? "" : ",", documents[i].c_str());
+  std::printf("\n]\n");
+}
 
 // Streams a backup from a member into PATH.part, makes it durable, checks
 // it and renames it to PATH: PATH is a whole backup, or untouched.
@@ -802,6 +808,7 @@ int main(int argc, char** argv) {
     // not answer.
     int result = 0;
     if (!as_json) std::printf("%-22s %-4s %-10s %-10s %s\n", "ENDPOINT", "ID", "APPLIED", "KEYS", "DIGEST");
+    std::vector<std::string> documents;
     for (const std::string& at : client.endpoints()) {
       grpc::ClientContext context;
       context.set_deadline(client.deadline());
@@ -810,25 +817,36 @@ int main(int argc, char** argv) {
       api::StatusResponse response;
       const grpc::Status status = client.admin(at).Status(&context, request, &response);
       if (!status.ok()) result = 1;
+      char digest[17];
+      std::snprintf(digest, sizeof digest, "%016llx",
+                    static_cast<unsigned long long>(response.state().digest()));
       if (as_json) {
-        std::printf("{\"endpoint\":\"%s\",\"state\":%s,\"error\":\"%s\"}\n", at.c_str(),
-                    status.ok() ? json(response.state()).c_str() : "null", status.error_message().c_str());
+        // The digest in hex as in the table: an identifier, not a quantity
+        // (and past the integers a JavaScript number holds exactly).
+        documents.push_back("{\"endpoint\":" + kvctl::json_string(at) + ",\"member_id\":" +
+                            (status.ok() ? std::to_string(response.header().member_id()) : "null") +
+                            ",\"applied_index\":" +
+                            (status.ok() ? std::to_string(response.state().applied_index()) : "null") +
+                            ",\"keys\":" + (status.ok() ? std::to_string(response.state().keys()) : "null") +
+                            ",\"digest\":" + (status.ok() ? kvctl::json_string(digest) : "null") +
+                            ",\"error\":" + kvctl::json_string(status.error_message()) + "}");
       } else if (status.ok()) {
-        std::printf("%-22s %-4llu %-10llu %-10llu %016llx\n", at.c_str(),
+        std::printf("%-22s %-4llu %-10llu %-10llu %s\n", at.c_str(),
                     static_cast<unsigned long long>(response.header().member_id()),
                     static_cast<unsigned long long>(response.state().applied_index()),
-                    static_cast<unsigned long long>(response.state().keys()),
-                    static_cast<unsigned long long>(response.state().digest()));
+                    static_cast<unsigned long long>(response.state().keys()), digest);
       } else {
         std::printf("%-22s %s\n", at.c_str(), status.error_message().c_str());
       }
     }
+    if (as_json) print_json_array(documents);
     return result;
   }
   if (endpoint_status->parsed() || endpoint_health->parsed()) {
     // Every endpoint, not just one: a table across the cluster, like
     // `etcdctl endpoint status -w table`. Exit 1 if any did not answer.
     int result = 0;
+    std::vector<std::string> documents;
     if (!as_json) {
       if (endpoint_status->parsed()) {
         std::printf("%-22s %-4s %-7s %-9s %-5s %-8s %-8s %-17s %-10s %s\n", "ENDPOINT", "ID", "LEADER",
@@ -846,8 +864,9 @@ int main(int argc, char** argv) {
         const grpc::Status status = client.admin(at).Status(&context, api::StatusRequest(), &response);
         if (!status.ok()) result = 1;
         if (as_json) {
-          std::printf("{\"endpoint\":\"%s\",\"status\":%s,\"error\":\"%s\"}\n", at.c_str(),
-                      status.ok() ? json(response).c_str() : "null", status.error_message().c_str());
+          documents.push_back("{\"endpoint\":" + kvctl::json_string(at) +
+                              ",\"status\":" + (status.ok() ? json(response) : "null") +
+                              ",\"error\":" + kvctl::json_string(status.error_message()) + "}");
           continue;
         }
         const std::string log =
@@ -871,8 +890,11 @@ int main(int argc, char** argv) {
         if (!healthy) result = 1;
         const std::string error = status.ok() ? response.reason() : status.error_message();
         if (as_json) {
-          std::printf("{\"endpoint\":\"%s\",\"health\":%s,\"took_ms\":%.1f,\"error\":\"%s\"}\n", at.c_str(),
-                      healthy ? "true" : "false", took_ms, error.c_str());
+          char took[32];
+          std::snprintf(took, sizeof took, "%.1f", took_ms);
+          documents.push_back("{\"endpoint\":" + kvctl::json_string(at) +
+                              ",\"health\":" + (healthy ? "true" : "false") + ",\"took_ms\":" + took +
+                              ",\"error\":" + kvctl::json_string(error) + "}");
           continue;
         }
         char took[32];
@@ -880,6 +902,7 @@ int main(int argc, char** argv) {
         std::printf("%-22s %-8s %-8s %s\n", at.c_str(), healthy ? "true" : "false", took, error.c_str());
       }
     }
+    if (as_json) print_json_array(documents);
     return result;
   }
   if (snapshot_save->parsed()) return save_backup(client, snapshot_file, as_json);
