@@ -286,6 +286,40 @@ grep -q "^kvctl: UNAVAILABLE: cannot connect to 127.0.0.1:1 (is the member down,
   fail "unreachable write message: $(cat /tmp/unreachable-$$)"
 rm -f /tmp/unreachable-$$
 expect "OK" "$(kvctl --endpoints "127.0.0.1:1,$endpoints" put failover yes)" "a write past a dead endpoint"
+# Errors that cannot change are said at once, in words: a peer address
+# given for a client one, a host name that does not resolve; bad numbers
+# and durations are usage errors without CLI11's 300-digit bounds.
+set +e
+kvctl --endpoints "127.0.0.1:$RAFTKV_PEER_PORT" get k 2>/tmp/errors-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "^kvctl: UNIMPLEMENTED: 127.0.0.1:$RAFTKV_PEER_PORT does not serve raftkv's client API" /tmp/errors-$$ ||
+  fail "a peer address: $status $(cat /tmp/errors-$$)"
+set +e
+kvctl --endpoints no-such-host.invalid:9001 get k 2>/tmp/errors-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "its host name does not resolve" /tmp/errors-$$ || fail "an unknown host: $status $(cat /tmp/errors-$$)"
+for usage in "get k --limit -1" "--command-timeout 5x get k" "member remove 0"; do
+  set +e
+  kvctl $usage 2>/tmp/errors-$$; status=$?
+  set -e
+  [[ $status == 2 && $(wc -l </tmp/errors-$$) == 1 && $(wc -c </tmp/errors-$$) -lt 100 ]] ||
+    fail "kvctl $usage: $status $(cat /tmp/errors-$$)"
+done
+expect "fruit/x" "$(kvctl --endpoints "http://${endpoints//,/,http://}" --command-timeout 2s put fruit/x y >/dev/null &&
+  kvctl --endpoints "http://127.0.0.1:$RAFTKV_CLIENT_PORT/" get fruit/x --keys-only)" "URL endpoints and a 2s timeout"
+expect "1" "$(kvctl del fruit/x)" "del fruit/x"
+# Quorum lost (the leader and two more killed; the members restart with the
+# TLS step below): the live members' "no leader is known" is what kvctl
+# reports, not gRPC's "Deadline Exceeded".
+leader_id=$(kvctl endpoint status | awk '$4 == "true" {print $2}')
+for id in "$leader_id" $((leader_id % 5 + 1)) $(((leader_id + 1) % 5 + 1)); do
+  kill -KILL "$(cat "$RAFTKV_CLUSTER_DIR/node-$id.pid")"
+done
+set +e
+kvctl --command-timeout 5s put quorum lost 2>/tmp/errors-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "no leader is known" /tmp/errors-$$ || fail "a write without a quorum: $status $(cat /tmp/errors-$$)"
+rm -f /tmp/errors-$$
 
 "$repo/deploy/local/cluster.sh" stop
 

@@ -1,7 +1,8 @@
 // kvctl: the command-line client of raftkv, after etcdctl.
 //
 //   kvctl [--endpoints A,B,... | --discovery-srv DOMAIN [--dns-server HOST:PORT]]
-//         [--cacert FILE [--cert FILE --key FILE]] [-o|-w simple|json|table] COMMAND ...
+//         [--cacert FILE [--cert FILE --key FILE]] [-o|-w simple|json|table]
+//         [--command-timeout 5s] COMMAND ...         (endpoints: HOST:PORT or http://HOST:PORT)
 //     put KEY [VALUE | - | --from-file FILE] [--prev-kv]   (no VALUE or -: standard input)
 //     get KEY [RANGE_END | --prefix | --from-key] [--limit N] [--keys-only] [--count-only]
 //         [--print-value-only] [--sort-by KEY|VALUE|CREATE|MODIFY|VERSION] [--order ASCEND|DESCEND]
@@ -29,6 +30,7 @@
 // certificates must name the endpoint's host); --cert and --key present a client certificate, for
 // members started with --client-cert-auth. KVCTL_CACERT, KVCTL_CERT and KVCTL_KEY work too.
 
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "kvstore/api_metadata.h"
@@ -62,7 +65,7 @@ struct Options {
   std::string discovery_srv;
   std::string dns_server;
   std::string output = "simple";
-  double command_timeout_s = 5;
+  std::string command_timeout = "5s";
   std::string cacert;
   std::string cert;
   std::string key;
@@ -82,6 +85,44 @@ std::shared_ptr<grpc::ChannelCredentials> channel_credentials(const Options& opt
   return raft::tls_channel_credentials(material.value());
 }
 
+// A validator for a whole number of at least `minimum`, with a plain
+// message (CLI11's own range checks print their bound to 300 digits).
+CLI::Validator at_least(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const long long value = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || errno == ERANGE) return "'" + text + "' is not a whole number";
+        if (value < minimum) return "must be " + std::to_string(minimum) + " or more, not " + text;
+        return {};
+      },
+      "INT>=" + std::to_string(minimum));
+}
+
+// "5" (seconds), "5s", "500ms", "1.5m": etcdctl's --command-timeout takes
+// Go durations. Returns seconds, or a negative number if `text` is none.
+double parse_duration_seconds(const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || !(value > 0)) return -1;
+  const std::string unit = end;
+  if (unit.empty() || unit == "s") return value;
+  if (unit == "ms") return value / 1000;
+  if (unit == "m") return value * 60;
+  return -1;
+}
+
+// An endpoint as etcdctl users write it: HOST:PORT, or a URL
+// (http://HOST:PORT/), whose scheme and path go.
+std::string endpoint_address(std::string endpoint) {
+  for (const char* scheme : {"http://", "https://", "dns:///"}) {
+    if (endpoint.rfind(scheme, 0) == 0) endpoint.erase(0, std::strlen(scheme));
+  }
+  if (const std::size_t slash = endpoint.find('/'); slash != std::string::npos) endpoint.erase(slash);
+  return endpoint;
+}
+
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -89,7 +130,7 @@ std::vector<std::string> split(const std::string& text) {
     const std::size_t comma = text.find(',', start);
     const std::string part =
         text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!part.empty()) parts.push_back(part);
+    if (!part.empty()) parts.push_back(endpoint_address(part));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -201,6 +242,24 @@ void sort_key_values(google::protobuf::RepeatedPtrField<raftkv::api::KeyValue>& 
                    [&](const auto& a, const auto& b) { return descending ? less(b, a) : less(a, b); });
 }
 
+// Whether gRPC's message for a failed connection names a cause that a
+// retry cannot change -- a name DNS does not know, a TLS handshake refused
+// -- and that cause in plain words.
+std::optional<std::string> lasting_connection_failure(const std::string& message) {
+  if (message.find("DNS resolution failed") != std::string::npos ||
+      message.find("Domain name not found") != std::string::npos) {
+    return "its host name does not resolve (" + message + ")";
+  }
+  if (message.find("andshake") != std::string::npos || message.find("SSL_ERROR") != std::string::npos ||
+      message.find("CERTIFICATE_VERIFY_FAILED") != std::string::npos) {
+    return "the TLS handshake failed -- check that --cacert is the CA that signed the member's certificate, "
+           "that the certificate names this address, and --cert/--key if the member requires a client "
+           "certificate (" +
+           message + ")";
+  }
+  return std::nullopt;
+}
+
 class Client {
  public:
   // `connection_hint` is added to a failure to connect: what about TLS
@@ -238,26 +297,61 @@ class Client {
     }
     auto backoff = std::chrono::milliseconds(50);
     grpc::Status status(grpc::StatusCode::UNAVAILABLE, "no endpoint was tried");
+    // What the members said before the deadline ran out: gRPC's own
+    // "Deadline Exceeded" tells a user less than "no leader is known".
+    std::string said_before;
     for (std::size_t attempt = 0;; ++attempt) {
       const std::string& endpoint = order[attempt % order.size()];
       grpc::ClientContext context;
       context.set_deadline(deadline_);
       if (retry == Retry::kIfCertainlyNot && !connect(endpoint)) {
-        // Never sent: safe to try elsewhere.
+        // Never sent: safe to try elsewhere -- unless the connection was
+        // refused for a reason that cannot change, which a read-only call
+        // finds out (at once: the channel is failing, not still trying).
+        if (const std::optional<std::string> lasting =
+                channel(endpoint).connection->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE
+                    ? lasting_connection_failure(probe(endpoint))
+                    : std::nullopt) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "cannot connect to " + endpoint + ": " + *lasting);
+        }
         status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot connect to " + endpoint);
       } else {
         status = call(endpoint, context);
+        if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !said_before.empty()) {
+          status = grpc::Status(
+              status.error_code(),
+              "no answer within --command-timeout; before that, " + said_before +
+                  (retry == Retry::kIfCertainlyNot ? " (the write may or may not have been applied; "
+                                                     "read the key before trying again)"
+                                                   : ""));
+        }
+        if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty()) {
+          return grpc::Status(status.error_code(),
+                              endpoint +
+                                  " does not serve raftkv's client API (is it a member's "
+                                  "peer address rather than its client address?)");
+        }
         if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+        if (const std::optional<std::string> lasting = lasting_connection_failure(status.error_message())) {
+          // Trying again cannot help: say why at once.
+          return grpc::Status(status.error_code(), "cannot connect to " + endpoint + ": " + *lasting);
+        }
         if (retry == Retry::kIfCertainlyNot &&
             context.GetServerTrailingMetadata().count(kv::kNotAppliedTrailer) == 0) {
           return grpc::Status(status.error_code(), status.error_message() +
                                                        " (the write may or may not have been applied; read "
                                                        "the key before trying again)");
         }
+        said_before = endpoint + " said " + std::string(kv::status_code_name(status.error_code())) + ": " +
+                      status.error_message();
       }
       if (Clock::now() + backoff >= deadline_) {
         if (channel(endpoint).connection->GetState(false) != GRPC_CHANNEL_READY)
           status = grpc::Status(status.error_code(), status.error_message() + " " + connection_hint_);
+        if (!said_before.empty() && status.error_message().find(said_before) == std::string::npos)
+          status =
+              grpc::Status(status.error_code(), status.error_message() + "; before that, " + said_before);
         return status;
       }
       std::this_thread::sleep_for(backoff);
@@ -280,6 +374,15 @@ class Client {
   bool connect(const std::string& endpoint) {
     return channel(endpoint).connection->WaitForConnected(
         std::min(deadline_, Clock::now() + std::chrono::seconds(1)));
+  }
+
+  // gRPC's reason why a read-only call to `endpoint` fails ("" if it
+  // does not).
+  std::string probe(const std::string& endpoint) {
+    grpc::ClientContext context;
+    context.set_deadline(std::min(deadline_, Clock::now() + std::chrono::seconds(1)));
+    api::StatusResponse response;
+    return admin(endpoint).Status(&context, api::StatusRequest(), &response).error_message();
   }
 
   Channel& channel(const std::string& endpoint) {
@@ -420,6 +523,9 @@ int failed(const grpc::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gRPC's own log lines (a refused handshake, a failed lookup) would reach
+  // the user's terminal raw; kvctl says what failed itself, in one line.
+  gpr_set_log_function([](gpr_log_func_args*) {});
   Options options;
   CLI::App app{"kvctl: the command-line client of raftkv"};
   app.require_subcommand(1);
@@ -440,9 +546,14 @@ int main(int argc, char** argv) {
   app.add_option("-o,-w,--output,--write-out", options.output, "simple, json or table")
       ->check(CLI::IsMember({"simple", "json", "table"}))
       ->capture_default_str();
-  app.add_option("--command-timeout", options.command_timeout_s,
-                 "seconds for the whole command, retries included")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--command-timeout", options.command_timeout,
+                 "time for the whole command, retries included: 5, 5s, 500ms, 1m")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return parse_duration_seconds(text) > 0 ? ""
+                                                    : "'" + text + "' is not a duration (5, 5s, 500ms, 1m)";
+          },
+          "DURATION"))
       ->capture_default_str();
 
   std::string key, value, expected, range_end, value_file, sort_by, order;
@@ -468,7 +579,7 @@ int main(int argc, char** argv) {
   get->add_flag("--from-key", from_key, "every key >= KEY, in byte order (\"\" --from-key: every key)")
       ->excludes(get_end)
       ->excludes(get_prefix);
-  get->add_option("--limit", limit, "at most N keys")->check(CLI::NonNegativeNumber);
+  get->add_option("--limit", limit, "at most N keys (0: all)")->check(at_least(0));
   get->add_flag("--keys-only", keys_only, "keys without values");
   get->add_flag("--count-only", count_only, "only how many keys");
   get->add_flag("--print-value-only", print_value_only, "values without keys");
@@ -503,14 +614,14 @@ int main(int argc, char** argv) {
       "add",
       "add member ID, reached by its peers at PEER-ADDR: it joins as a learner and, unless --learner, is "
       "promoted to voter once it has caught up (default --command-timeout 60 s)");
-  member_add->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  member_add->add_option("id", target)->required()->check(at_least(1));
   member_add->add_option("peer-addr", peer_address, "HOST:PORT of the new member's peer port")->required();
   member_add->add_option("--client-addr", client_address, "HOST:PORT of the new member's client port");
   member_add->add_flag("--learner", learner, "stay a learner (promote it later)");
   CLI::App* member_promote = member->add_subcommand("promote", "make learner ID a voter (once caught up)");
-  member_promote->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  member_promote->add_option("id", target)->required()->check(at_least(1));
   CLI::App* member_remove = member->add_subcommand("remove", "remove member ID from the cluster");
-  member_remove->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  member_remove->add_option("id", target)->required()->check(at_least(1));
   member->require_subcommand(1);
   CLI::App* endpoint = app.add_subcommand("endpoint", "endpoint status | endpoint health | endpoint hash");
   CLI::App* endpoint_status = endpoint->add_subcommand("status", "each endpoint's Raft status");
@@ -528,7 +639,7 @@ int main(int argc, char** argv) {
   snapshot->require_subcommand(1);
   CLI::App* leader = app.add_subcommand("leader", "leader transfer ID");
   CLI::App* leader_transfer = leader->add_subcommand("transfer", "hand leadership to member ID");
-  leader_transfer->add_option("id", target)->required()->check(CLI::PositiveNumber);
+  leader_transfer->add_option("id", target)->required()->check(at_least(1));
   leader->require_subcommand(1);
 
   kvctl::BenchOptions bench_options;
@@ -564,7 +675,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
   bench->add_option("--total", bench_options.total, "measured operations, instead of --duration")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   bench->add_option("--warmup", bench_options.warmup_s, "seconds of unmeasured load first")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
@@ -621,9 +732,10 @@ int main(int argc, char** argv) {
   }
   if (snapshot_status->parsed()) return check_backup(snapshot_file, as_json);
   // A backup takes as long as its data takes to stream: allow it ten minutes.
-  if (snapshot_save->parsed() && app.count("--command-timeout") == 0) options.command_timeout_s = 600;
+  double command_timeout_s = parse_duration_seconds(options.command_timeout);
+  if (snapshot_save->parsed() && app.count("--command-timeout") == 0) command_timeout_s = 600;
   // A new voter first catches up, by snapshot if need be: allow it a minute.
-  if (member_add->parsed() && !learner && app.count("--command-timeout") == 0) options.command_timeout_s = 60;
+  if (member_add->parsed() && !learner && app.count("--command-timeout") == 0) command_timeout_s = 60;
   const std::string connection_hint =
       options.cacert.empty() && options.cert.empty() ? "(is the member down, or does it use TLS? then give "
                                                        "--cacert, and --cert and --key if it requires "
@@ -634,7 +746,7 @@ int main(int argc, char** argv) {
           : "(is the member down, or is its certificate not signed by the --cacert CA or not for this "
             "address, or does it not trust the CA of --cert?)";
   Client client(endpoints, channel_credentials(options), connection_hint,
-                std::chrono::milliseconds(static_cast<long>(options.command_timeout_s * 1000)));
+                std::chrono::milliseconds(static_cast<long>(command_timeout_s * 1000)));
 
   if (put->parsed()) {
     api::PutRequest request;
