@@ -337,5 +337,16 @@ set -e
 [[ $status == 1 ]] || fail "a client without a certificate exited $status"
 grep -q "does it require a client certificate" /tmp/no-cert-$$ || fail "no certificate said: $(cat /tmp/no-cert-$$)"
 rm -f /tmp/no-cert-$$
+# A CA that did not sign the members' certificates: the handshake fails,
+# which no retry changes, so kvctl says so at once, not after its timeout.
+"$repo/deploy/local/make-certs.sh" "$RAFTKV_CLUSTER_DIR/other-ca" 1 >/dev/null 2>&1
+asked_at=$SECONDS
+set +e
+kvctl --cacert "$RAFTKV_CLUSTER_DIR/other-ca/ca.crt" --command-timeout 20s get secure 2>/tmp/other-ca-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "^kvctl: UNAVAILABLE: cannot connect to .*: the TLS handshake failed: " /tmp/other-ca-$$ ||
+  fail "another CA: $status $(cat /tmp/other-ca-$$)"
+((SECONDS - asked_at < 15)) || fail "another CA was retried until the timeout: $(cat /tmp/other-ca-$$)"
+rm -f /tmp/other-ca-$$
 RAFTKV_TLS=1 "$repo/deploy/local/cluster.sh" stop
 echo "cluster_script_test: passed"

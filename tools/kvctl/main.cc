@@ -42,7 +42,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <thread>
 
 #include "kvstore/api_metadata.h"
@@ -242,33 +241,31 @@ void sort_key_values(google::protobuf::RepeatedPtrField<raftkv::api::KeyValue>& 
                    [&](const auto& a, const auto& b) { return descending ? less(b, a) : less(a, b); });
 }
 
-// Whether gRPC's message for a failed connection names a cause that a
-// retry cannot change -- a name DNS does not know, a TLS handshake refused
-// -- and that cause in plain words.
-std::optional<std::string> lasting_connection_failure(const std::string& message) {
+// Causes of a failed connection that a retry cannot change, told by
+// gRPC's message.
+enum class LastingFailure { kNone, kHostUnknown, kTlsHandshake };
+
+LastingFailure lasting_failure(const std::string& message) {
   if (message.find("DNS resolution failed") != std::string::npos ||
       message.find("Domain name not found") != std::string::npos) {
-    return "its host name does not resolve (" + message + ")";
+    return LastingFailure::kHostUnknown;
   }
   if (message.find("andshake") != std::string::npos || message.find("SSL_ERROR") != std::string::npos ||
       message.find("CERTIFICATE_VERIFY_FAILED") != std::string::npos) {
-    return "the TLS handshake failed -- check that --cacert is the CA that signed the member's certificate, "
-           "that the certificate names this address, and --cert/--key if the member requires a client "
-           "certificate (" +
-           message + ")";
+    return LastingFailure::kTlsHandshake;
   }
-  return std::nullopt;
+  return LastingFailure::kNone;
 }
 
 class Client {
  public:
-  // `connection_hint` is added to a failure to connect: what about TLS
-  // might be wrong.
+  // `tls_question` is what about TLS might be wrong when a connection
+  // fails, as a question.
   Client(std::vector<std::string> endpoints, std::shared_ptr<grpc::ChannelCredentials> credentials,
-         std::string connection_hint, std::chrono::milliseconds timeout)
+         std::string tls_question, std::chrono::milliseconds timeout)
       : endpoints_(std::move(endpoints)),
         credentials_(std::move(credentials)),
-        connection_hint_(std::move(connection_hint)),
+        tls_question_(std::move(tls_question)),
         deadline_(Clock::now() + timeout) {}
 
   const std::vector<std::string>& endpoints() const { return endpoints_; }
@@ -308,12 +305,10 @@ class Client {
         // Never sent: safe to try elsewhere -- unless the connection was
         // refused for a reason that cannot change, which a read-only call
         // finds out (at once: the channel is failing, not still trying).
-        if (const std::optional<std::string> lasting =
-                channel(endpoint).connection->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE
-                    ? lasting_connection_failure(probe(endpoint))
-                    : std::nullopt) {
-          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "cannot connect to " + endpoint + ": " + *lasting);
+        if (channel(endpoint).connection->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+          if (const std::string why = probe(endpoint); lasting_failure(why) != LastingFailure::kNone) {
+            return cannot_connect(endpoint, why);
+          }
         }
         status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot connect to " + endpoint);
       } else {
@@ -333,9 +328,8 @@ class Client {
                                   "peer address rather than its client address?)");
         }
         if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
-        if (const std::optional<std::string> lasting = lasting_connection_failure(status.error_message())) {
-          // Trying again cannot help: say why at once.
-          return grpc::Status(status.error_code(), "cannot connect to " + endpoint + ": " + *lasting);
+        if (lasting_failure(status.error_message()) != LastingFailure::kNone) {
+          return cannot_connect(endpoint, status.error_message());  // trying again cannot help
         }
         if (retry == Retry::kIfCertainlyNot &&
             context.GetServerTrailingMetadata().count(kv::kNotAppliedTrailer) == 0) {
@@ -348,7 +342,8 @@ class Client {
       }
       if (Clock::now() + backoff >= deadline_) {
         if (channel(endpoint).connection->GetState(false) != GRPC_CHANNEL_READY)
-          status = grpc::Status(status.error_code(), status.error_message() + " " + connection_hint_);
+          status = grpc::Status(status.error_code(),
+                                status.error_message() + " (is the member down, or " + tls_question_ + ")");
         if (!said_before.empty() && status.error_message().find(said_before) == std::string::npos)
           status =
               grpc::Status(status.error_code(), status.error_message() + "; before that, " + said_before);
@@ -374,6 +369,15 @@ class Client {
   bool connect(const std::string& endpoint) {
     return channel(endpoint).connection->WaitForConnected(
         std::min(deadline_, Clock::now() + std::chrono::seconds(1)));
+  }
+
+  // A failure to connect that trying again cannot change, in words.
+  grpc::Status cannot_connect(const std::string& endpoint, const std::string& grpc_message) const {
+    const std::string why = lasting_failure(grpc_message) == LastingFailure::kHostUnknown
+                                ? "its host name does not resolve"
+                                : "the TLS handshake failed: " + tls_question_;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "cannot connect to " + endpoint + ": " + why + " (gRPC: " + grpc_message + ")");
   }
 
   // gRPC's reason why a read-only call to `endpoint` fails ("" if it
@@ -416,7 +420,7 @@ class Client {
 
   std::vector<std::string> endpoints_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
-  std::string connection_hint_;
+  std::string tls_question_;
   Clock::time_point deadline_;
   std::map<std::string, Channel> channels_;
 };
@@ -736,16 +740,15 @@ int main(int argc, char** argv) {
   if (snapshot_save->parsed() && app.count("--command-timeout") == 0) command_timeout_s = 600;
   // A new voter first catches up, by snapshot if need be: allow it a minute.
   if (member_add->parsed() && !learner && app.count("--command-timeout") == 0) command_timeout_s = 60;
-  const std::string connection_hint =
-      options.cacert.empty() && options.cert.empty() ? "(is the member down, or does it use TLS? then give "
-                                                       "--cacert, and --cert and --key if it requires "
-                                                       "client certificates)"
+  const std::string tls_question =
+      options.cacert.empty() && options.cert.empty()
+          ? "does it use TLS? then give --cacert, and --cert and --key if it requires client certificates"
       : options.cert.empty()
-          ? "(is the member down, or does it require a client certificate (--cert, --key), or is its "
-            "certificate not signed by the --cacert CA or not for this address?)"
-          : "(is the member down, or is its certificate not signed by the --cacert CA or not for this "
-            "address, or does it not trust the CA of --cert?)";
-  Client client(endpoints, channel_credentials(options), connection_hint,
+          ? "does it require a client certificate (--cert, --key), or is its certificate not "
+            "signed by the --cacert CA or not for this address?"
+          : "is its certificate not signed by the --cacert CA or not for this address, or "
+            "does it not trust the CA of --cert?";
+  Client client(endpoints, channel_credentials(options), tls_question,
                 std::chrono::milliseconds(static_cast<long>(command_timeout_s * 1000)));
 
   if (put->parsed()) {
