@@ -135,6 +135,16 @@ expect "" "$(kvctl get "" --prefix)" "every key deleted"
 [[ $(kvctl member list | wc -l) == 6 ]] || fail "member list: $(kvctl member list)"
 [[ $(kvctl endpoint status | grep -c true) == 1 ]] || fail "endpoint status shows one leader: $(kvctl endpoint status)"
 [[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] || fail "endpoint health: $(kvctl endpoint health)"
+first_endpoint=127.0.0.1:$RAFTKV_CLIENT_PORT
+[[ $(kvctl --endpoints "$first_endpoint" endpoint status --cluster | grep -c ' KiB ') == 5 ]] ||
+  fail "endpoint status --cluster: $(kvctl --endpoints "$first_endpoint" endpoint status --cluster)"
+[[ $(kvctl --endpoints "$first_endpoint" -w json endpoint health --cluster | grep -c '"health":true') == 5 ]] ||
+  fail "endpoint health --cluster: $(kvctl --endpoints "$first_endpoint" -w json endpoint health --cluster)"
+[[ $(kvctl --version) =~ ^kvctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "kvctl --version: $(kvctl --version)"
+kvctl get --help | grep -q "Global options .*--endpoints" || fail "get --help names no global options"
+# An endpoint that does not answer shows blanks, not zeros.
+down_row=$(kvctl --endpoints "127.0.0.1:1,$first_endpoint" --command-timeout 2s endpoint status | grep '^127.0.0.1:1 ' || true)
+[[ $down_row =~ ^127\.0\.0\.1:1\ +[a-z] ]] || fail "a down endpoint's row: $down_row"
 # Once every member applied the same entries, their digests agree.
 for _ in $(seq 1 50); do
   [[ $(kvctl endpoint hash | tail -n +2 | awk '{print $3, $5}' | sort -u | wc -l) == 1 ]] && break

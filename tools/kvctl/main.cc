@@ -269,6 +269,7 @@ class Client {
         deadline_(Clock::now() + timeout) {}
 
   const std::vector<std::string>& endpoints() const { return endpoints_; }
+  void set_endpoints(std::vector<std::string> endpoints) { endpoints_ = std::move(endpoints); }
   Clock::time_point deadline() const { return deadline_; }
 
   enum class Retry {
@@ -534,6 +535,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kvctl: the command-line client of raftkv"};
   app.require_subcommand(1);
   app.fallthrough();  // -o and --endpoints may also follow the subcommand, as in etcdctl
+  app.set_version_flag("--version", "kvctl " RAFTKV_VERSION);
   app.add_option("--endpoints", options.endpoints, "members' client addresses, HOST:PORT,...")
       ->envname("KVCTL_ENDPOINTS")
       ->capture_default_str();
@@ -628,6 +630,9 @@ int main(int argc, char** argv) {
   member_remove->add_option("id", target)->required()->check(at_least(1));
   member->require_subcommand(1);
   CLI::App* endpoint = app.add_subcommand("endpoint", "endpoint status | endpoint health | endpoint hash");
+  bool whole_cluster = false;
+  endpoint->add_flag("--cluster", whole_cluster,
+                     "every member's client address from the member list, instead of the endpoints given");
   CLI::App* endpoint_status = endpoint->add_subcommand("status", "each endpoint's Raft status");
   CLI::App* endpoint_health = endpoint->add_subcommand("health", "whether each endpoint can serve");
   CLI::App* endpoint_hash = endpoint->add_subcommand(
@@ -690,10 +695,23 @@ int main(int argc, char** argv) {
   bench_mixed->add_option("--read-ratio", bench_options.read_ratio, "share of reads")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  // A subcommand's --help lists its own options; the global ones work
+  // after it too (fallthrough), so say which they are.
+  const std::function<void(CLI::App*)> add_footer = [&](CLI::App* command) {
+    for (CLI::App* sub : command->get_subcommands({})) {
+      sub->footer(
+          "Global options (before or after the command; kvctl --help for details): --endpoints, "
+          "--discovery-srv, --dns-server, --cacert, --cert, --key, -o/-w/--write-out, --command-timeout");
+      add_footer(sub);
+    }
+  };
+  add_footer(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
   } catch (const CLI::ParseError& error) {
     std::fprintf(stderr, "kvctl: %s\n", error.what());
     return 2;
@@ -918,6 +936,25 @@ int main(int argc, char** argv) {
     print_members(response.members());
     return 0;
   }
+  if (endpoint->parsed() && whole_cluster) {
+    // etcdctl's --cluster: the members' client addresses, as the member
+    // list names them, replace the endpoints given.
+    api::MemberListResponse members;
+    const grpc::Status status = client.call([&](const std::string& at, grpc::ClientContext& context) {
+      return client.admin(at).MemberList(&context, api::MemberListRequest(), &members);
+    });
+    if (!status.ok()) return failed(status);
+    std::vector<std::string> addresses;
+    for (const api::Member& listed : members.members()) {
+      if (listed.client_address().empty()) {
+        std::fprintf(stderr, "kvctl: member %llu has no client address in the member list; left out\n",
+                     static_cast<unsigned long long>(listed.id()));
+      } else {
+        addresses.push_back(listed.client_address());
+      }
+    }
+    client.set_endpoints(std::move(addresses));
+  }
   if (endpoint_hash->parsed()) {
     // Like `etcdctl endpoint hashkv`: compare replicas. Exit 1 if any did
     // not answer.
@@ -984,16 +1021,17 @@ int main(int argc, char** argv) {
                               ",\"error\":" + kvctl::json_string(status.error_message()) + "}");
           continue;
         }
+        // An endpoint that did not answer has blanks, not zeros that
+        // could pass for a member's numbers.
+        const auto shown = [&](std::uint64_t number) { return status.ok() ? std::to_string(number) : ""; };
         const std::string log =
-            std::to_string(response.first_log_index()) + ".." + std::to_string(response.last_log_index());
+            status.ok() ? shown(response.first_log_index()) + ".." + shown(response.last_log_index()) : "";
         std::printf(
-            "%-22s %-4llu %-7llu %-9s %-5llu %-8llu %-8llu %-17s %-10s %s\n", at.c_str(),
-            static_cast<unsigned long long>(response.header().member_id()),
-            static_cast<unsigned long long>(response.leader()),
+            "%-22s %-4s %-7s %-9s %-5s %-8s %-8s %-17s %-10s %s\n", at.c_str(),
+            shown(response.header().member_id()).c_str(), shown(response.leader()).c_str(),
             status.ok() ? (response.leader() == response.header().member_id() ? "true" : "false") : "",
-            static_cast<unsigned long long>(response.header().term()),
-            static_cast<unsigned long long>(response.commit_index()),
-            static_cast<unsigned long long>(response.applied_index()), status.ok() ? log.c_str() : "",
+            shown(response.header().term()).c_str(), shown(response.commit_index()).c_str(),
+            shown(response.applied_index()).c_str(), log.c_str(),
             status.ok() ? (std::to_string(response.data_bytes() >> 10) + " KiB").c_str() : "",
             status.error_message().c_str());
       } else {
