@@ -136,10 +136,16 @@ expect "" "$(kvctl get "" --prefix)" "every key deleted"
 [[ $(kvctl endpoint status | grep -c true) == 1 ]] || fail "endpoint status shows one leader: $(kvctl endpoint status)"
 [[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] || fail "endpoint health: $(kvctl endpoint health)"
 first_endpoint=127.0.0.1:$RAFTKV_CLIENT_PORT
-[[ $(kvctl --endpoints "$first_endpoint" endpoint status --cluster | grep -c ' KiB ') == 5 ]] ||
+[[ $(kvctl --endpoints "$first_endpoint" endpoint status --cluster | grep -c ' KiB$') == 5 ]] ||
   fail "endpoint status --cluster: $(kvctl --endpoints "$first_endpoint" endpoint status --cluster)"
 [[ $(kvctl --endpoints "$first_endpoint" -w json endpoint health --cluster | grep -c '"health":true') == 5 ]] ||
   fail "endpoint health --cluster: $(kvctl --endpoints "$first_endpoint" -w json endpoint health --cluster)"
+# -w table draws boxes (etcdctl's table); simple is the aligned columns above.
+boxed=$(kvctl -w table endpoint status)
+[[ $(head -1 <<<"$boxed") =~ ^\+-+\+ && $(sed -n 2p <<<"$boxed") =~ ^\|\ ENDPOINT\ +\|\ ID\ +\| &&
+   $(grep -c '^| 127.0.0.1:' <<<"$boxed") == 5 && $(tail -1 <<<"$boxed") =~ ^\+-+\+ ]] ||
+  fail "endpoint status -w table: $boxed"
+[[ $(kvctl -w table member list | grep -c '^| [1-5] ') == 5 ]] || fail "member list -w table: $(kvctl -w table member list)"
 [[ $(kvctl --version) =~ ^kvctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "kvctl --version: $(kvctl --version)"
 kvctl get --help | grep -q "Global options .*--endpoints" || fail "get --help names no global options"
 # An endpoint that does not answer shows blanks, not zeros.

@@ -53,6 +53,7 @@
 #include "raft/tls_credentials.h"
 #include "tools/kvctl/bench.h"
 #include "tools/kvctl/json_output.h"
+#include "tools/kvctl/table.h"
 
 namespace {
 
@@ -426,13 +427,13 @@ class Client {
   std::map<std::string, Channel> channels_;
 };
 
-void print_members(const google::protobuf::RepeatedPtrField<api::Member>& members) {
-  std::printf("%-4s %-7s %-22s %-22s %s\n", "ID", "ROLE", "PEER ADDRESS", "CLIENT ADDRESS", "MATCH INDEX");
+void print_members(const google::protobuf::RepeatedPtrField<api::Member>& members, bool boxed) {
+  kvctl::Table table({"ID", "ROLE", "PEER ADDRESS", "CLIENT ADDRESS", "MATCH INDEX"});
   for (const api::Member& m : members) {
-    std::printf("%-4llu %-7s %-22s %-22s %s\n", static_cast<unsigned long long>(m.id()),
-                m.learner() ? "learner" : "voter", m.peer_address().c_str(), m.client_address().c_str(),
-                m.match_index() == 0 ? "-" : std::to_string(m.match_index()).c_str());
+    table.add({std::to_string(m.id()), m.learner() ? "learner" : "voter", m.peer_address(),
+               m.client_address(), m.match_index() == 0 ? "-" : std::to_string(m.match_index())});
   }
+  table.print(boxed);
 }
 
 // Checks a backup file end to end (every frame's checksum, the end mark);
@@ -733,6 +734,7 @@ int main(int argc, char** argv) {
     }
   }
   const bool as_json = options.output == "json";
+  const bool boxed = options.output == "table";  // else aligned columns (simple)
   if (bench->parsed()) {
     if (std::to_string(bench_options.key_space - 1).size() >
         static_cast<std::size_t>(bench_options.key_size)) {
@@ -897,7 +899,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", json(response).c_str());
       return 0;
     }
-    print_members(response.members());
+    print_members(response.members(), boxed);
     if (!response.configuration_committed()) {
       std::printf("(the change at log index %llu has not committed yet)\n",
                   static_cast<unsigned long long>(response.configuration_index()));
@@ -933,7 +935,7 @@ int main(int argc, char** argv) {
                        : member_promote->parsed() ? "promoted to voter"
                                                   : "removed";
     std::printf("member %llu %s\n", static_cast<unsigned long long>(target), what);
-    print_members(response.members());
+    print_members(response.members(), boxed);
     return 0;
   }
   if (endpoint->parsed() && whole_cluster) {
@@ -959,7 +961,7 @@ int main(int argc, char** argv) {
     // Like `etcdctl endpoint hashkv`: compare replicas. Exit 1 if any did
     // not answer.
     int result = 0;
-    if (!as_json) std::printf("%-22s %-4s %-10s %-10s %s\n", "ENDPOINT", "ID", "APPLIED", "KEYS", "DIGEST");
+    kvctl::Table table({"ENDPOINT", "ID", "APPLIED", "KEYS", "DIGEST", "ERROR"});
     std::vector<std::string> documents;
     for (const std::string& at : client.endpoints()) {
       grpc::ClientContext context;
@@ -983,15 +985,18 @@ int main(int argc, char** argv) {
                             ",\"digest\":" + (status.ok() ? kvctl::json_string(digest) : "null") +
                             ",\"error\":" + kvctl::json_string(status.error_message()) + "}");
       } else if (status.ok()) {
-        std::printf("%-22s %-4llu %-10llu %-10llu %s\n", at.c_str(),
-                    static_cast<unsigned long long>(response.header().member_id()),
-                    static_cast<unsigned long long>(response.state().applied_index()),
-                    static_cast<unsigned long long>(response.state().keys()), digest);
+        table.add({at, std::to_string(response.header().member_id()),
+                   std::to_string(response.state().applied_index()), std::to_string(response.state().keys()),
+                   digest, ""});
       } else {
-        std::printf("%-22s %s\n", at.c_str(), status.error_message().c_str());
+        table.add({at, "", "", "", "", status.error_message()});
       }
     }
-    if (as_json) print_json_array(documents);
+    if (as_json) {
+      print_json_array(documents);
+    } else {
+      table.print(boxed);
+    }
     return result;
   }
   if (endpoint_status->parsed() || endpoint_health->parsed()) {
@@ -999,14 +1004,10 @@ int main(int argc, char** argv) {
     // `etcdctl endpoint status -w table`. Exit 1 if any did not answer.
     int result = 0;
     std::vector<std::string> documents;
-    if (!as_json) {
-      if (endpoint_status->parsed()) {
-        std::printf("%-22s %-4s %-7s %-9s %-5s %-8s %-8s %-17s %-10s %s\n", "ENDPOINT", "ID", "LEADER",
-                    "IS LEADER", "TERM", "COMMIT", "APPLIED", "LOG", "DATA", "ERROR");
-      } else {
-        std::printf("%-22s %-8s %-8s %s\n", "ENDPOINT", "HEALTH", "TOOK", "ERROR");
-      }
-    }
+    kvctl::Table table(endpoint_status->parsed()
+                           ? std::vector<std::string>{"ENDPOINT", "ID", "LEADER", "IS LEADER", "TERM",
+                                                      "COMMIT", "APPLIED", "LOG", "DATA", "ERROR"}
+                           : std::vector<std::string>{"ENDPOINT", "HEALTH", "TOOK", "ERROR"});
     for (const std::string& at : client.endpoints()) {
       grpc::ClientContext context;
       context.set_deadline(client.deadline());
@@ -1026,14 +1027,12 @@ int main(int argc, char** argv) {
         const auto shown = [&](std::uint64_t number) { return status.ok() ? std::to_string(number) : ""; };
         const std::string log =
             status.ok() ? shown(response.first_log_index()) + ".." + shown(response.last_log_index()) : "";
-        std::printf(
-            "%-22s %-4s %-7s %-9s %-5s %-8s %-8s %-17s %-10s %s\n", at.c_str(),
-            shown(response.header().member_id()).c_str(), shown(response.leader()).c_str(),
-            status.ok() ? (response.leader() == response.header().member_id() ? "true" : "false") : "",
-            shown(response.header().term()).c_str(), shown(response.commit_index()).c_str(),
-            shown(response.applied_index()).c_str(), log.c_str(),
-            status.ok() ? (std::to_string(response.data_bytes() >> 10) + " KiB").c_str() : "",
-            status.error_message().c_str());
+        table.add({at, shown(response.header().member_id()), shown(response.leader()),
+                   status.ok() ? (response.leader() == response.header().member_id() ? "true" : "false") : "",
+                   shown(response.header().term()), shown(response.commit_index()),
+                   shown(response.applied_index()), log,
+                   status.ok() ? std::to_string(response.data_bytes() >> 10) + " KiB" : "",
+                   status.error_message()});
       } else {
         api::HealthResponse response;
         const grpc::Status status = client.admin(at).Health(&context, api::HealthRequest(), &response);
@@ -1052,10 +1051,14 @@ int main(int argc, char** argv) {
         }
         char took[32];
         std::snprintf(took, sizeof took, "%.1fms", took_ms);
-        std::printf("%-22s %-8s %-8s %s\n", at.c_str(), healthy ? "true" : "false", took, error.c_str());
+        table.add({at, healthy ? "true" : "false", took, error});
       }
     }
-    if (as_json) print_json_array(documents);
+    if (as_json) {
+      print_json_array(documents);
+    } else {
+      table.print(boxed);
+    }
     return result;
   }
   if (snapshot_save->parsed()) return save_backup(client, snapshot_file, as_json);
