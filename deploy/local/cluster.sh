@@ -78,8 +78,17 @@ start() {
     echo $! >"$dir/node-$id.pid"
     echo "member $id started (pid $!), clients on 127.0.0.1:$((client_port + id - 1))"
   done
-  # Wait until the members agree on a leader and answer.
+  # Wait until the members agree on a leader and answer -- or one of them
+  # exits (a bad flag, a refused --restore, a damaged data directory):
+  # then say so at once, with the end of its log.
   for _ in $(seq 1 100); do
+    for ((id = 1; id <= nodes; id++)); do
+      if ! running "$id"; then
+        echo "cluster.sh: member $id exited; the end of $dir/node-$id.log:" >&2
+        tail -n 15 "$dir/node-$id.log" | sed 's/^/  /' >&2
+        exit 1
+      fi
+    done
     if "$kvctl" --endpoints "$endpoints" "${kvctl_tls[@]}" --command-timeout 1 endpoint health >/dev/null 2>&1; then
       echo "the cluster is healthy; data and logs in $dir"
       echo "export KVCTL_ENDPOINTS=$endpoints"

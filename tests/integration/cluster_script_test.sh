@@ -55,6 +55,19 @@ expect() { # expected actual what
   [[ $1 == "$2" ]] || fail "$3: expected '$1', got '$2'"
 }
 
+# A member that exits at once (here: a flag raftkvd does not know) is
+# reported at once, with the end of its log, not after the wait for health.
+set +e
+started_at=$SECONDS
+RAFTKV_CLUSTER_DIR=$RAFTKV_CLUSTER_DIR/broken RAFTKV_DAEMON_ARGS=--no-such-flag \
+  "$repo/deploy/local/cluster.sh" start >/dev/null 2>/tmp/broken-$$; status=$?
+set -e
+[[ $status == 1 ]] && grep -q "^cluster.sh: member [1-5] exited; the end of .*node-[1-5].log:" /tmp/broken-$$ &&
+  grep -q "no-such-flag" /tmp/broken-$$ || fail "a member that exits at once: $status $(cat /tmp/broken-$$)"
+((SECONDS - started_at < 15)) || fail "cluster.sh took $((SECONDS - started_at)) s to see a member exit"
+rm -f /tmp/broken-$$
+RAFTKV_CLUSTER_DIR=$RAFTKV_CLUSTER_DIR/broken "$repo/deploy/local/cluster.sh" stop >/dev/null
+
 "$repo/deploy/local/cluster.sh" start
 again=$("$repo/deploy/local/cluster.sh" start)
 [[ $(grep -c "already running" <<<"$again") == 5 ]] || fail "a second start is not idempotent: $again"
