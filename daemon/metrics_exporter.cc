@@ -1,5 +1,6 @@
 #include "daemon/metrics_exporter.h"
 
+#include "daemon/process_metrics.h"
 #include "daemon/prometheus_text.h"
 #include "kvstore/directory_size.h"
 #include "kvstore/status_code.h"
@@ -12,6 +13,19 @@ std::string render_metrics(const MetricsSources& sources) {
   const raft::ServerMetrics& metrics = sources.server->metrics();
   const auto d = [](auto value) { return static_cast<double>(value); };
 
+  out.family("raftkv_build_info", "The version of raftkvd this member runs; always 1.", "gauge");
+  out.sample("raftkv_build_info", {{"version", RAFTKV_VERSION}}, 1);
+  if (const std::optional<ProcessMetrics> process = read_process_metrics()) {
+    out.counter("process_cpu_seconds_total", "User and system CPU time this process spent, in seconds.",
+                process->cpu_seconds);
+    out.gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+              process->resident_memory_bytes);
+    out.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", process->virtual_memory_bytes);
+    out.gauge("process_open_fds", "Open file descriptors.", process->open_fds);
+    out.gauge("process_max_fds", "The most file descriptors this process may open.", process->max_fds);
+    out.gauge("process_start_time_seconds", "When the process started, in seconds since the Unix epoch.",
+              process->start_time_seconds);
+  }
   out.family("raftkv_member_info", "This member's ids; always 1.", "gauge");
   out.sample(
       "raftkv_member_info",

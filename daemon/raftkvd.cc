@@ -209,12 +209,13 @@ int main(int argc, char** argv) {
     spdlog::info("serving metrics on http://{}/metrics", config.listen_metrics);
   }
   raftkv::HealthReporter health(server, *client_server->GetHealthCheckService(), config.health_max_lag);
-  spdlog::info("member {} of cluster {} serving clients on {} ({}) and peers on {} ({}); data in {}",
-               config.id, config.cluster_id, config.listen_client,
-               !credentials.client_tls   ? "plaintext"
-               : config.client_cert_auth ? "TLS, client certificates required"
-                                         : "TLS",
-               config.listen_peer, credentials.peer_tls ? "mutual TLS" : "plaintext", config.data_dir);
+  spdlog::info(
+      "raftkvd {}: member {} of cluster {} serving clients on {} ({}) and peers on {} ({}); data in {}",
+      RAFTKV_VERSION, config.id, config.cluster_id, config.listen_client,
+      !credentials.client_tls   ? "plaintext"
+      : config.client_cert_auth ? "TLS, client certificates required"
+                                : "TLS",
+      config.listen_peer, credentials.peer_tls ? "mutual TLS" : "plaintext", config.data_dir);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

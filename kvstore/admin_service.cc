@@ -118,6 +118,7 @@ grpc::Status AdminService::Status(grpc::ServerContext*, const api::StatusRequest
   response->set_first_log_index(status.first_log_index);
   response->set_last_log_index(status.last_log_index);
   response->set_snapshot_index(status.snapshot_index);
+  response->set_version(RAFTKV_VERSION);
   if (!options_.data_directory.empty()) response->set_data_bytes(directory_bytes(options_.data_directory));
   for (const raft::FollowerStatus& follower : status.followers) {
     api::PeerProgress* peer = response->add_peers();

@@ -185,7 +185,8 @@ for answer in answers:
         assert type(status[field]) is int, (field, status)
     assert type(status["header"]["member_id"]) is int and status["header"]["member_id"] > 0, status
 assert len({a["status"]["leader"] for a in answers}) == 1, answers
-' || fail "endpoint status -w json: $(kvctl -w json endpoint status)"
+assert all(a["status"]["version"] == sys.argv[1] for a in answers), (sys.argv[1], answers)
+' "$(kvctl --version | cut -d" " -f2)" || fail "endpoint status -w json: $(kvctl -w json endpoint status)"
 kvctl -w json endpoint health | python3 -c '
 import json, sys
 answers = json.load(sys.stdin)

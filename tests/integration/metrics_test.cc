@@ -104,6 +104,17 @@ TEST_F(Metrics, EveryMemberServesValidPrometheusTextWithTheRightNumbers) {
     EXPECT_GT(value(text, "raftkv_data_bytes"), 0);
     EXPECT_GE(value(text, "raftkv_leader_changes_total"), 1);
     EXPECT_GT(value(text, "raftkv_disk_sync_duration_seconds_count"), 0);
+    EXPECT_EQ(value(text, "raftkv_build_info{version=\"" RAFTKV_VERSION "\"}"), 1);
+    // The standard process metrics: this process, now.
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_GT(value(text, "process_start_time_seconds"), now - 600) << "started within the test";
+    EXPECT_LE(value(text, "process_start_time_seconds"), now + 1);
+    EXPECT_GT(value(text, "process_cpu_seconds_total"), 0);
+    EXPECT_GT(value(text, "process_resident_memory_bytes"), 1 << 20);
+    EXPECT_GE(value(text, "process_virtual_memory_bytes"), value(text, "process_resident_memory_bytes"));
+    EXPECT_GT(value(text, "process_open_fds"), 3);
+    EXPECT_GE(value(text, "process_max_fds"), value(text, "process_open_fds"));
   }
   EXPECT_EQ(leaders, 1);
   // Each acknowledged put is one OK call where the client sent it; those a

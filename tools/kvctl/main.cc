@@ -1006,7 +1006,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> documents;
     kvctl::Table table(endpoint_status->parsed()
                            ? std::vector<std::string>{"ENDPOINT", "ID", "LEADER", "IS LEADER", "TERM",
-                                                      "COMMIT", "APPLIED", "LOG", "DATA", "ERROR"}
+                                                      "COMMIT", "APPLIED", "LOG", "DATA", "VERSION", "ERROR"}
                            : std::vector<std::string>{"ENDPOINT", "HEALTH", "TOOK", "ERROR"});
     for (const std::string& at : client.endpoints()) {
       grpc::ClientContext context;
@@ -1032,7 +1032,7 @@ int main(int argc, char** argv) {
                    shown(response.header().term()), shown(response.commit_index()),
                    shown(response.applied_index()), log,
                    status.ok() ? std::to_string(response.data_bytes() >> 10) + " KiB" : "",
-                   status.error_message()});
+                   response.version(), status.error_message()});
       } else {
         api::HealthResponse response;
         const grpc::Status status = client.admin(at).Health(&context, api::HealthRequest(), &response);
