@@ -149,7 +149,7 @@ expect "" "$(kvctl get "" --prefix)" "every key deleted"
 [[ $(kvctl endpoint status | grep -c true) == 1 ]] || fail "endpoint status shows one leader: $(kvctl endpoint status)"
 [[ $(kvctl endpoint health | grep -c ' true ') == 5 ]] || fail "endpoint health: $(kvctl endpoint health)"
 first_endpoint=127.0.0.1:$RAFTKV_CLIENT_PORT
-[[ $(kvctl --endpoints "$first_endpoint" endpoint status --cluster | grep -c ' KiB$') == 5 ]] ||
+[[ $(kvctl --endpoints "$first_endpoint" endpoint status --cluster | grep -c ' KiB ') == 5 ]] ||
   fail "endpoint status --cluster: $(kvctl --endpoints "$first_endpoint" endpoint status --cluster)"
 [[ $(kvctl --endpoints "$first_endpoint" -w json endpoint health --cluster | grep -c '"health":true') == 5 ]] ||
   fail "endpoint health --cluster: $(kvctl --endpoints "$first_endpoint" -w json endpoint health --cluster)"
