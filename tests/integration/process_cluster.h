@@ -59,7 +59,10 @@ class ProcessCluster : public ::testing::Test {
     return raftkv::api::Admin::NewStub(grpc::CreateChannel(client_[id], client_credentials_));
   }
 
-  // The member every running member agrees leads, or 0.
+  // The member every running member agrees leads, or 0. Every one must
+  // answer: a member that is still starting (or never started) does not
+  // count as agreeing, so that requests sent through it afterwards do not
+  // fail for that reason.
   std::uint64_t leader(const std::set<int>& running,
                        std::chrono::seconds timeout = std::chrono::seconds(20)) {
     std::uint64_t agreed = 0;
@@ -70,9 +73,8 @@ class ProcessCluster : public ::testing::Test {
             grpc::ClientContext context;
             context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
             raftkv::api::StatusResponse status;
-            if (admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok()) {
-              seen.insert(status.leader());
-            }
+            if (!admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok()) return false;
+            seen.insert(status.leader());
           }
           agreed = seen.size() == 1 ? *seen.begin() : 0;
           return agreed != 0;

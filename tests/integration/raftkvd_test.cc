@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -168,7 +169,10 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
   const std::set<int> all = {1, 2, 3, 4, 5};
   ASSERT_NE(leader(all), 0u) << read_file(log(1));
 
-  // 10,000 keys through random members, eight clients at a time.
+  // 10,000 keys through random members, eight clients at a time. The first
+  // failure is kept, to say why.
+  std::mutex failure_mutex;
+  std::string first_failure;
   auto write_keys = [&](int from, int to) {
     std::vector<std::thread> writers;
     std::atomic<int> failures{0};
@@ -177,14 +181,21 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
         for (int i = from + w; i < to; i += 8) {
           int via = 1 + (i * 7 + w) % 5;
           while (!processes_[via]) via = via % 5 + 1;  // a running member
-          if (!put(via, "key-" + std::to_string(i), "value-" + std::to_string(i)).ok()) ++failures;
+          const grpc::Status status = put(via, "key-" + std::to_string(i), "value-" + std::to_string(i));
+          if (status.ok()) continue;
+          ++failures;
+          std::lock_guard lock(failure_mutex);
+          if (first_failure.empty()) {
+            first_failure = "through member " + std::to_string(via) + ": " +
+                            std::to_string(status.error_code()) + " " + status.error_message();
+          }
         }
       });
     }
     for (std::thread& writer : writers) writer.join();
     return failures.load();
   };
-  ASSERT_EQ(write_keys(0, 10000), 0);
+  ASSERT_EQ(write_keys(0, 10000), 0) << first_failure;
   auto count = [&](int via, bool serializable) -> std::int64_t {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 5s);
@@ -218,7 +229,7 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
 
   // More writes while it is down: the others compact past them, so the
   // restarted member catches up by snapshot.
-  ASSERT_EQ(write_keys(10000, 12000), 0);
+  ASSERT_EQ(write_keys(10000, 12000), 0) << first_failure;
   start(first);
   running.insert(first);
   ASSERT_TRUE(raft::testing::eventually([&] { return count(first, true) == 12000; }))
