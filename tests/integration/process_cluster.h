@@ -9,12 +9,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/free_port.h"
+#include "tests/integration/read_file.h"
 #include "tests/unit/eventually.h"
 #include "tests/unit/temporary_directory.h"
 
@@ -51,6 +53,24 @@ class ProcessCluster : public ::testing::Test {
   }
 
   std::string log(int id) const { return scratch_.sub("raftkvd-" + std::to_string(id) + ".log"); }
+
+  // For a failure's message: which started members have exited, and the
+  // end of every member's log.
+  std::string cluster_state() {
+    std::string state;
+    for (auto& [id, process] : processes_) {
+      if (!process) continue;
+      if (const std::optional<int> status = process->wait_exit(std::chrono::milliseconds(0))) {
+        state += "member " + std::to_string(id) + " exited with status " + std::to_string(*status) + "\n";
+      }
+    }
+    for (const auto& [id, process] : processes_) {
+      const std::string text = raft::testing::read_file(log(id));
+      state += "--- the end of member " + std::to_string(id) + "'s log:\n" +
+               text.substr(text.size() > 2000 ? text.size() - 2000 : 0);
+    }
+    return state;
+  }
 
   std::unique_ptr<raftkv::api::KV::Stub> kv(int id) {
     return raftkv::api::KV::NewStub(grpc::CreateChannel(client_[id], client_credentials_));

@@ -167,7 +167,7 @@ TEST_F(ProcessCluster, ThreeServeThroughAnyMemberAndSurviveAGracefulStopOfTheLea
 TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinorities) {
   start_cluster(5, "--snapshot-entries 500 --compaction-margin 100");
   const std::set<int> all = {1, 2, 3, 4, 5};
-  ASSERT_NE(leader(all), 0u) << read_file(log(1));
+  ASSERT_NE(leader(all), 0u) << cluster_state();
 
   // 10,000 keys through random members, eight clients at a time. The first
   // failure is kept, to say why.
@@ -195,7 +195,7 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
     for (std::thread& writer : writers) writer.join();
     return failures.load();
   };
-  ASSERT_EQ(write_keys(0, 10000), 0) << first_failure;
+  ASSERT_EQ(write_keys(0, 10000), 0) << first_failure << "\n" << cluster_state();
   auto count = [&](int via, bool serializable) -> std::int64_t {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 5s);
