@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -50,10 +51,14 @@ std::optional<ProcessMetrics> read_process_metrics() {
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   const auto field = [&](int number) { return std::stod((*fields)[number - 3]); };
   ProcessMetrics metrics;
-  metrics.cpu_seconds = (field(14) + field(15)) / ticks;
-  metrics.start_time_seconds = *booted + field(22) / ticks;
-  metrics.virtual_memory_bytes = field(23);
-  metrics.resident_memory_bytes = field(24) * page;
+  try {
+    metrics.cpu_seconds = (field(14) + field(15)) / ticks;
+    metrics.start_time_seconds = *booted + field(22) / ticks;
+    metrics.virtual_memory_bytes = field(23);
+    metrics.resident_memory_bytes = field(24) * page;
+  } catch (const std::exception&) {  // not numbers: not the /proc this reads
+    return std::nullopt;
+  }
   std::error_code error;
   for (std::filesystem::directory_iterator fd("/proc/self/fd", error), end; !error && fd != end;
        fd.increment(error)) {
