@@ -129,30 +129,49 @@ TEST(GrpcTransport, ABusyPortIsAnErrorNotASharedListener) {
   EXPECT_NE(listened.error().message.find("busy"), std::string::npos) << listened.error().message;
 }
 
-TEST(GrpcTransport, ASenderReconnectsWhenItsPeerComesBack) {
-  auto a = listening(7);
-  auto b = listening(7);
+// Node 1 (`a`) with a stream open to node 2 (`b`), proved by one message
+// delivered: the start of the tests in which b goes away and comes back on
+// the same address.
+struct StreamToPeer {
+  Inbox first;  // what b received (declared first: it outlives b)
+  std::unique_ptr<GrpcTransport> a = listening(7);
+  std::unique_ptr<GrpcTransport> b = listening(7);
   const std::string b_address = address_of(*b);
   const std::vector<Peer> peers = {{1, address_of(*a)}, {2, b_address}};
-  a->set_peers(peers);
-  a->start(1, [](pb::Message) {});
-  Inbox first;
-  b->set_peers(peers);
-  b->start(2, first.receiver());
-  a->send(message(1, 2, 1));
-  ASSERT_TRUE(eventually([&] { return first.size() == 1; }));
 
-  b.reset();  // the peer goes away; what is sent meanwhile may be lost
+  // Starts both and sends one message from a to b; whether b received it.
+  bool open() {
+    a->set_peers(peers);
+    a->start(1, [](pb::Message) {});
+    b->set_peers(peers);
+    b->start(2, first.receiver());
+    a->send(message(1, 2, 1));
+    return eventually([&] { return first.size() == 1; });
+  }
+
+  // Node 2 again, on b's address, delivering into `inbox`.
+  std::unique_ptr<GrpcTransport> restart_b(Inbox& inbox) const {
+    auto again = listening(7, b_address);
+    again->set_peers(peers);
+    again->start(2, inbox.receiver());
+    return again;
+  }
+};
+
+TEST(GrpcTransport, ASenderReconnectsWhenItsPeerComesBack) {
+  StreamToPeer stream;
+  ASSERT_TRUE(stream.open());
+  auto& a = stream.a;
+
+  stream.b.reset();  // the peer goes away; what is sent meanwhile may be lost
   for (Term term = 2; term <= 5; ++term) a->send(message(1, 2, term));
   // The sender notices its stream ended before the peer comes back.
   ASSERT_TRUE(eventually([&] {
     a->send(message(1, 2, 6));
     return a->counters().reconnects >= 1;
   }));
-  auto again = listening(7, b_address);
   Inbox second;
-  again->set_peers(peers);
-  again->start(2, second.receiver());
+  auto again = stream.restart_b(second);
   // Keep sending until the new stream carries messages (Raft would resend).
   ASSERT_TRUE(eventually([&] {
     a->send(message(1, 2, 100));
@@ -166,24 +185,13 @@ TEST(GrpcTransport, TheFirstMessageToARestartedPeerIsNotLostOnTheOldStream) {
   // still looks open: the first message after the restart (a vote answer,
   // say) must reach the new process, sent once. (The write that fails on
   // the dead stream is sent again on the next one.)
-  auto a = listening(7);
-  auto b = listening(7);
-  const std::string b_address = address_of(*b);
-  const std::vector<Peer> peers = {{1, address_of(*a)}, {2, b_address}};
-  a->set_peers(peers);
-  a->start(1, [](pb::Message) {});
-  Inbox first;
-  b->set_peers(peers);
-  b->start(2, first.receiver());
-  a->send(message(1, 2, 1));
-  ASSERT_TRUE(eventually([&] { return first.size() == 1; }));
+  StreamToPeer stream;
+  ASSERT_TRUE(stream.open());
 
-  b.reset();
-  auto again = listening(7, b_address);
+  stream.b.reset();
   Inbox second;
-  again->set_peers(peers);
-  again->start(2, second.receiver());
-  a->send(message(1, 2, 2));
+  auto again = stream.restart_b(second);
+  stream.a->send(message(1, 2, 2));
   ASSERT_TRUE(eventually([&] { return second.size() == 1; })) << "the message was lost";
   EXPECT_EQ(second.messages().front().term(), 2u);
 }

@@ -188,6 +188,20 @@ struct KeyRange {
   std::string end;
 };
 
+// KEY [RANGE_END] [--prefix | --from-key], as get and del take them (at
+// most one of the three ways to name more than KEY).
+void add_key_range(CLI::App& command, std::string& key, std::string& range_end, bool& prefix,
+                   bool& from_key) {
+  command.add_option("key", key)->required();
+  CLI::Option* end = command.add_option("range_end", range_end, "the end of the range (exclusive)");
+  CLI::Option* starts_with =
+      command.add_flag("--prefix", prefix, "every key that starts with KEY (\"\" --prefix: every key)")
+          ->excludes(end);
+  command.add_flag("--from-key", from_key, "every key >= KEY, in byte order (\"\" --from-key: every key)")
+      ->excludes(end)
+      ->excludes(starts_with);
+}
+
 KeyRange key_range(const std::string& key, const std::string& range_end, bool prefix, bool from_key) {
   const std::string every(1, '\0');
   if ((prefix || from_key) && key.empty()) return {every, every};
@@ -578,14 +592,7 @@ int main(int argc, char** argv) {
   put->add_flag("--prev-kv", prev_kv, "also print the key and value it replaced");
   CLI::App* get = app.add_subcommand(
       "get", "get KEY [RANGE_END]: KEY, the keys in [KEY, RANGE_END), or with --prefix / --from-key more");
-  get->add_option("key", key)->required();
-  CLI::Option* get_end = get->add_option("range_end", range_end, "the end of the range (exclusive)");
-  CLI::Option* get_prefix =
-      get->add_flag("--prefix", prefix, "every key that starts with KEY (\"\" --prefix: every key)")
-          ->excludes(get_end);
-  get->add_flag("--from-key", from_key, "every key >= KEY, in byte order (\"\" --from-key: every key)")
-      ->excludes(get_end)
-      ->excludes(get_prefix);
+  add_key_range(*get, key, range_end, prefix, from_key);
   get->add_option("--limit", limit, "at most N keys (0: all)")->check(at_least(0));
   get->add_flag("--keys-only", keys_only, "keys without values");
   get->add_flag("--count-only", count_only, "only how many keys");
@@ -599,14 +606,7 @@ int main(int argc, char** argv) {
   CLI::App* del = app.add_subcommand(
       "del",
       "del KEY [RANGE_END]: delete KEY, the keys in [KEY, RANGE_END), or with --prefix / --from-key more");
-  del->add_option("key", key)->required();
-  CLI::Option* del_end = del->add_option("range_end", range_end, "the end of the range (exclusive)");
-  CLI::Option* del_prefix =
-      del->add_flag("--prefix", prefix, "every key that starts with KEY (\"\" --prefix: every key)")
-          ->excludes(del_end);
-  del->add_flag("--from-key", from_key, "every key >= KEY, in byte order (\"\" --from-key: every key)")
-      ->excludes(del_end)
-      ->excludes(del_prefix);
+  add_key_range(*del, key, range_end, prefix, from_key);
   del->add_flag("--prev-kv", prev_kv, "also print the keys and values deleted");
   CLI::App* cas = app.add_subcommand("cas", "cas KEY EXPECTED NEW: set KEY to NEW if its value is EXPECTED");
   cas->add_option("key", key)->required();
