@@ -300,10 +300,12 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
                       });
                       return;
                     }
-                    // Only the leader's own answer can say the write did not
-                    // apply; a failure on the way leaves it unknown. Say where
-                    // the request went: the leader may be gone, or unreachable.
+                    // Only the leader's own answer, or a forward that never
+                    // left this member, says the write did not apply; a
+                    // failure on the way leaves it unknown. Say where the
+                    // request went: the leader may be gone, or unreachable.
                     const bool not_applied =
+                        failed_before_sending(status) ||
                         client->GetServerTrailingMetadata().count(kNotAppliedTrailer) > 0;
                     call->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                               "forwarded to the leader, member " + std::to_string(leader) +

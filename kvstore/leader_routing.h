@@ -27,6 +27,16 @@ inline void mark_forwarded(grpc::ClientContext& client) {
   client.AddMetadata(kForwardedHeader, "1");
 }
 
+// Whether a forward that failed never reached the leader: gRPC fails a call
+// at its pick of a connection, before sending a byte, when it could connect
+// to none of the channel's addresses (a leader killed moments ago, whose
+// followers have not yet noticed). Any other UNAVAILABLE may have come after
+// the leader received the request.
+inline bool failed_before_sending(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         status.error_message().starts_with("failed to connect to all addresses");
+}
+
 // `server`'s status once it knows a leader, or once `wait` or `deadline`,
 // whichever comes first, has passed without one.
 inline raft::ServerStatus status_with_leader(const raft::Server& server,

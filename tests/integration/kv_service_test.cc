@@ -316,6 +316,31 @@ TEST_F(ThreeMembers, AWriteRefusedBeforeItWasProposedSaysItWasNotApplied) {
   EXPECT_EQ(context.GetServerTrailingMetadata().count(kNotAppliedTrailer), 1u) << refused.error_message();
 }
 
+TEST_F(ThreeMembers, AWriteForwardedToALeaderNoLongerListeningSaysItWasNotApplied) {
+  const raft::NodeId first = leader();
+  ASSERT_NE(first, raft::kNoNode);
+  const raft::NodeId follower = first % 3 + 1;
+  // The leader stops serving clients but keeps leading, so its followers
+  // still forward to it: like a leader killed a moment ago, before its
+  // followers' election timeouts. The forward cannot connect, so the write
+  // certainly did not apply, and the client may try another member.
+  members_[first].client_server->Shutdown(std::chrono::system_clock::now() + 1s);
+  members_[first].client_server.reset();
+  ASSERT_EQ(members_[follower].server->status().leader, first);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  api::PutRequest request;
+  request.set_key("k");
+  request.set_value("v");
+  api::PutResponse response;
+  const grpc::Status refused = client(follower)->Put(&context, request, &response);
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("forwarded to the leader, member " + std::to_string(first)),
+            std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(context.GetServerTrailingMetadata().count(kNotAppliedTrailer), 1u) << refused.error_message();
+}
+
 TEST_F(ThreeMembers, MembersThatAppliedTheSameLogHaveTheSameStateDigest) {
   ASSERT_NE(leader(), raft::kNoNode);
   for (int i = 0; i < 50; ++i) {
