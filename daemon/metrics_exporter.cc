@@ -3,7 +3,7 @@
 #include "daemon/process_metrics.h"
 #include "daemon/prometheus_text.h"
 #include "kvstore/directory_size.h"
-#include "kvstore/status_code.h"
+#include "raft/grpc_status_name.h"
 
 namespace raftkv {
 
@@ -122,7 +122,7 @@ std::string render_metrics(const MetricsSources& sources) {
                "Calls answered on the client endpoint, by method and status code.", "counter");
     for (const GrpcRequestCounter::Sample& sample : sources.requests->read()) {
       out.sample("raftkv_grpc_requests_total",
-                 {{"method", sample.method}, {"code", kv::status_code_name(sample.code)}}, d(sample.count));
+                 {{"method", sample.method}, {"code", raft::status_code_name(sample.code)}}, d(sample.count));
     }
   }
 

@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   options.snapshot_entries = config.snapshot_entries;
   options.compaction_margin = config.compaction_margin;
   options.join_existing_cluster = config.initial_cluster_state == "existing";
+  options.founder_client_addresses = directory->client_addresses();
   options.max_pending_proposals = static_cast<std::size_t>(config.max_pending_proposals);
   options.max_pending_bytes = static_cast<std::size_t>(config.max_pending_mib) << 20;
   // The raft thread says so; the main thread, waiting for signals, stops.

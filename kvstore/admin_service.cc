@@ -30,7 +30,8 @@ std::optional<api::Member> AdminService::discovered(raft::NodeId member) const {
 
 std::string AdminService::client_address(raft::NodeId member) const {
   const std::optional<api::Member> found = discovered(member);
-  return found ? found->client_address() : configured_client_address(server_, member);
+  return found && !found->client_address().empty() ? found->client_address()
+                                                   : configured_client_address(server_, member);
 }
 
 void AdminService::fill(api::ResponseHeader& header, const raft::ServerStatus& status) const {
@@ -128,12 +129,31 @@ grpc::Status AdminService::Status(grpc::ServerContext*, const api::StatusRequest
     peer->set_mode(std::string(raft::to_string(follower.mode)));
   }
   if (request->with_state_digest()) {
-    const raft::Result<Store::Digest> digest = store_.digest();
-    if (!digest.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, digest.error().to_string());
+    // The digest is of the store after its last command; Raft's applied
+    // index also counts the no-op and configuration entries after that, so
+    // the digest is reported at the Raft index it holds for, as status is.
+    // Raft's index is published only once the store has applied everything
+    // up to it: read before the digest, it is that index exactly when no
+    // command came in between (the digest's own index is not above it).
+    // Under steady writes, after a few tries, the store's index is the
+    // answer (exact as well, only lower than Raft's).
+    Store::Digest digest;
+    raft::Index at = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const raft::Index raft_applied = server_.status().applied_index;
+      raft::Result<Store::Digest> taken = store_.digest();
+      if (!taken.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, taken.error().to_string());
+      digest = taken.value();
+      at = digest.applied_index;
+      if (at <= raft_applied) {
+        at = raft_applied;
+        break;
+      }
+    }
     api::StateDigest* state = response->mutable_state();
-    state->set_applied_index(digest.value().applied_index);
-    state->set_digest(digest.value().digest);
-    state->set_keys(digest.value().keys);
+    state->set_applied_index(at);
+    state->set_digest(digest.digest);
+    state->set_keys(digest.keys);
   }
   return grpc::Status::OK;
 }
@@ -231,7 +251,8 @@ void AdminService::list_members(const raft::ServerStatus& status,
       const std::optional<api::Member> found = discovered(known.id());
       member->set_peer_address(found && !found->peer_address().empty() ? found->peer_address()
                                                                        : known.address());
-      member->set_client_address(found ? found->client_address() : known.client_address());
+      member->set_client_address(found && !found->client_address().empty() ? found->client_address()
+                                                                           : known.client_address());
       member->set_learner(list == &status.configuration->learners());
       if (auto matched = match.find(known.id()); matched != match.end())
         member->set_match_index(matched->second);

@@ -191,16 +191,20 @@ class KvService::Call {
   bool finished_ = false;
 };
 
+bool KvService::refused_as_removed(Call& call) {
+  if (!server_.removed()) return false;
+  // UNAVAILABLE and certainly not applied: a client moves on to another
+  // member, as it would from one that is down. Serializable reads too: a
+  // removed member hears no more of the log, so its state only ages.
+  call.finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "member " + std::to_string(options_.member_id) +
+                               " was removed from the cluster and serves no more; use the other members"),
+              {}, /*not_applied=*/true);
+  return true;
+}
+
 bool KvService::admit(Call& call) {
-  if (server_.removed()) {
-    // UNAVAILABLE and certainly not applied: a client moves on to another
-    // member, as it would from one that is down.
-    call.finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                             "member " + std::to_string(options_.member_id) +
-                                 " was removed from the cluster and serves no more; use the other members"),
-                {}, /*not_applied=*/true);
-    return false;
-  }
+  if (refused_as_removed(call)) return false;
   if (in_flight_.fetch_add(1) < options_.max_in_flight) return true;
   release_in_flight();
   call.finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -430,6 +434,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
     call->finish(grpc::Status::OK, [&] { serialize(response, response_bytes); });
   };
   if (request.serializable()) {
+    if (refused_as_removed(*call)) return call->reactor();
     // A restarted member's store holds only what it had flushed; the log
     // replays the rest. Until it has, its own state is older than what it
     // may have answered before the crash, and a serializable read must not

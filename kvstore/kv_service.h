@@ -95,8 +95,12 @@ class KvService final
   class Forwarder;
   class Call;
   struct InFlight;
-  // Counts a call in flight, or refuses it (RESOURCE_EXHAUSTED) when the
-  // member has too many; a counted call is released by an InFlight.
+  // Answers `call` UNAVAILABLE (not applied) when this member was removed
+  // from the cluster; whether it did.
+  bool refused_as_removed(Call& call);
+  // Counts a call in flight, or refuses it: RESOURCE_EXHAUSTED when the
+  // member has too many, UNAVAILABLE when it was removed. A counted call is
+  // released by an InFlight.
   bool admit(Call& call);
   void release_in_flight();
 

@@ -233,6 +233,9 @@ void Core::become_candidate(bool leadership_transfer) {
   // §5.2: increment currentTerm, vote for self, reset the election timer,
   // send RequestVote RPCs to all other servers.
   ++term_;
+  term_reason_ = leadership_transfer ? "leader " + std::to_string(leader_) + " handed leadership to this node"
+                 : role_ == Role::kPreCandidate ? campaign_reason_ + "; a majority granted its pre-vote"
+                                                : campaign_reason_;
   vote_ = config_.id;
   role_ = Role::kCandidate;
   leader_ = kNoNode;
@@ -294,6 +297,10 @@ void Core::tick_election() {
   // §5.2: a follower that hears nothing from a leader or candidate for an
   // election timeout starts an election.
   if (is_voter(config_.id)) {
+    campaign_reason_ = (leader_ != kNoNode         ? "no word from leader " + std::to_string(leader_)
+                        : role_ == Role::kFollower ? std::string("no leader known")
+                                                   : "no leader elected in term " + std::to_string(term_)) +
+                       " for an election timeout (" + std::to_string(election_elapsed_) + " ticks)";
     campaign();
   } else if (was_member_ && !removed_) {
     // A member whose log says it is being removed, and that hears from no
@@ -373,7 +380,10 @@ void Core::step(const pb::Message& message) {
       if (!request.leadership_transfer() && in_leader_lease()) return;
       // A pre-vote request changes nothing here; a real one is the rule for
       // all servers: a larger term makes us a follower in that term.
-      if (!request.pre_vote()) become_follower(message.term(), kNoNode);
+      if (!request.pre_vote()) {
+        term_reason_ = "node " + std::to_string(message.from()) + " asked for votes in it";
+        become_follower(message.term(), kNoNode);
+      }
     } else if (message.has_request_vote_response() && message.request_vote_response().pre_vote() &&
                message.request_vote_response().vote_granted()) {
       // A granted pre-vote echoes the term the pre-candidate proposed; no
@@ -384,6 +394,8 @@ void Core::step(const pb::Message& message) {
       // follower. A message that only a leader sends also names the leader.
       const bool from_leader =
           message.has_append_entries() || message.has_install_snapshot() || message.has_timeout_now();
+      term_reason_ = from_leader ? "node " + std::to_string(message.from()) + " leads it"
+                                 : "node " + std::to_string(message.from()) + " is in it";
       become_follower(message.term(), from_leader ? message.from() : kNoNode);
     }
   } else if (message.term() < term_) {

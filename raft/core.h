@@ -116,6 +116,11 @@ class Core {
   // committed one left it out, or a voter told it so (RequestVoteResponse.
   // requester_removed). A removed node never campaigns again.
   bool removed() const { return removed_; }
+  // Why the term last changed, and why this node last campaigned, in words
+  // for the operator's log ("leader 1 handed leadership over", "no word from
+  // leader 1 for an election timeout (12 ticks)").
+  const std::string& term_reason() const { return term_reason_; }
+  const std::string& campaign_reason() const { return campaign_reason_; }
   // A learner to be promoted must be this close to the leader's last index,
   // in entries: one AppendEntries' worth.
   bool caught_up(NodeId follower) const;
@@ -240,6 +245,8 @@ class Core {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
+  std::string term_reason_;
+  std::string campaign_reason_;
   std::map<NodeId, bool> votes_;  // candidate and pre-candidate: answers so far
 
   // Leader state.

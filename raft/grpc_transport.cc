@@ -11,6 +11,7 @@
 #include <set>
 
 #include "proto/raft.grpc.pb.h"
+#include "raft/grpc_status_name.h"
 #include "raft/tls_credentials.h"
 
 namespace raft {
@@ -308,8 +309,12 @@ class GrpcTransport::PeerStream {
     // anything else -- a refusal, a protocol fault -- is.
     const bool gone = status.error_code() == grpc::StatusCode::CANCELLED ||
                       status.error_code() == grpc::StatusCode::UNAVAILABLE;
-    spdlog::log(gone ? spdlog::level::info : spdlog::level::warn, "stream to peer {} at {} ended: {} {}", id_,
-                address_, static_cast<int>(status.error_code()), status.error_message());
+    const char* what = status.error_code() == grpc::StatusCode::UNAVAILABLE ? "the connection was lost"
+                       : status.error_code() == grpc::StatusCode::CANCELLED ? "the peer ended it (stopping?)"
+                                                                            : "the peer refused it";
+    spdlog::log(gone ? spdlog::level::info : spdlog::level::warn,
+                "stream to peer {} at {} ended: {} ({}: {}); reconnecting", id_, address_, what,
+                status_code_name(status.error_code()), status.error_message());
     return Ending::kBroken;
   }
 
@@ -454,12 +459,18 @@ std::optional<GrpcTransport::Refusal> GrpcTransport::check_incoming(const pb::Me
   const NodeId self = self_;
   {
     std::lock_guard lock(peers_mutex_);
-    if (removed_.contains(message.from())) {
+    // A leader removed by the configuration it just committed hands over
+    // with TimeoutNow right after the commit (dissertation §4.2.2, §3.10),
+    // and the receiver may have applied that commit, and learned of the
+    // removal, before the message arrives: let it through. The core obeys
+    // it only from the leader it follows, in the current term.
+    const bool hand_over = message.has_timeout_now() && removed_.contains(message.from());
+    if (removed_.contains(message.from()) && !hand_over) {
       return Refusal{false, true,
                      "node " + std::to_string(message.from()) + " was removed from cluster " +
                          std::to_string(options_.cluster_id)};
     }
-    if (!members_.contains(message.from()) || message.from() == self) {
+    if ((!members_.contains(message.from()) && !hand_over) || message.from() == self) {
       return Refusal{false, false,
                      "a message from node " + std::to_string(message.from()) +
                          ", which is not a member of cluster " + std::to_string(options_.cluster_id)};

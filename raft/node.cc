@@ -360,11 +360,13 @@ void Node::note_membership() {
   if (core_->removed() && !removal_noted_) {
     removal_noted_ = true;
     output_.log.emplace_back(true, "this node was removed from the cluster; it no longer votes or serves");
-    // Nothing pending here will be decided here any more: this node hears
-    // no more of the log.
+    // Nothing pending here beyond the commit index will be decided here any
+    // more: this node hears no more of the log. What it committed -- the
+    // removal itself, when it led -- it still applies, and answers then.
     fail_pending(Error{ErrorCode::kTimeout,
                        "this member was removed from the cluster; whether the request took effect is unknown "
-                       "here (ask another member)"});
+                       "here (ask another member)"},
+                 core_->log().committed());
   }
 }
 
@@ -382,16 +384,21 @@ void Node::check_transfer() {
   } else if ((core_->role() == Role::kLeader && core_->transfer_target() != target) ||
              now_ >= transfer_->deadline) {
     // The core gave up after an election timeout without the target
-    // taking over (or the whole wait ran out mid-election).
-    Index match = 0;
-    auto progress = core_->followers().find(target);
-    if (progress != core_->followers().end()) match = progress->second.match_index;
-    outcome = Error{ErrorCode::kTimeout,
-                    "node " + std::to_string(target) +
-                        " did not take over within an election timeout: it holds the log up "
-                        "to index " +
-                        std::to_string(match) + " of " + std::to_string(core_->log().last_index()) +
-                        " (lagging or unreachable); leadership stays here"};
+    // taking over (or the whole wait ran out mid-election, when this node
+    // no longer leads and knows nothing of the target's log).
+    std::string why;
+    if (core_->role() != Role::kLeader) {
+      why =
+          "an election is under way (term " + std::to_string(core_->term()) + ") and no leader is known yet";
+    } else if (auto progress = core_->followers().find(target); progress != core_->followers().end()) {
+      why = "this leader knows its log to match up to index " + std::to_string(progress->second.match_index) +
+            " of " + std::to_string(core_->log().last_index()) +
+            " (lagging or unreachable); leadership stays here";
+    } else {
+      why = "it is not a follower of this leader";
+    }
+    outcome =
+        Error{ErrorCode::kTimeout, "node " + std::to_string(target) + " did not take over in time: " + why};
   }
   if (!outcome) return;
   TransferDone done = std::move(transfer_->done);
@@ -410,9 +417,11 @@ void Node::expire(NodeTime now) {
   }
 }
 
-void Node::fail_pending(const Error& error) {
-  for (auto& [index, proposal] : pending_proposals_) proposal.done(error);
-  pending_proposals_.clear();
+void Node::fail_pending(const Error& error, Index keep_through) {
+  for (auto it = pending_proposals_.upper_bound(keep_through); it != pending_proposals_.end();) {
+    it->second.done(error);
+    it = pending_proposals_.erase(it);
+  }
   for (auto& [id, read] : pending_reads_) read.done(error);
   pending_reads_.clear();
 }

@@ -239,7 +239,9 @@ class Node {
   void note_membership();
   void check_transfer();
   void expire(NodeTime now);
-  void fail_pending(const Error& error);
+  // Fails every pending read, and the pending proposals after index
+  // `keep_through`.
+  void fail_pending(const Error& error, Index keep_through = 0);
   static void refuse(Held& input, const Error& error);
 
   const NodeOptions options_;

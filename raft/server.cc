@@ -75,6 +75,7 @@ Status Server::start() {
                latest_snapshot.index() > machine_applied
                    ? ", restored from the snapshot at index " + std::to_string(latest_snapshot.index())
                    : "");
+  last_term_logged_ = hard_state.term();
   NodeOptions node_options;
   node_options.core = std::move(config);
   node_options.tick_interval = options_.tick_interval;
@@ -133,6 +134,10 @@ Status Server::bootstrap(PersistentState& state, const std::vector<Peer>& founde
     pb::Member* member = configuration.add_voters();
     member->set_id(founder.id);
     member->set_address(founder.address);
+    if (auto client = options_.founder_client_addresses.find(founder.id);
+        client != options_.founder_client_addresses.end()) {
+      member->set_client_address(client->second);
+    }
   }
   state.hard_state.set_term(1);
   if (options_.founding_state) return found_from_state(state, configuration);
@@ -433,17 +438,25 @@ void Server::write(const DiskWrite& request) {
 }
 
 void Server::log_role_change(const SoftState& now) {
-  // Elections and leader changes, once each: never per request.
+  // Elections and leader changes, once each: never per request. The first
+  // line of a term says why it began; a pre-candidate says why it campaigns.
+  const Core& core = node_->core();
+  std::string why;
+  if (now.term != last_term_logged_) why = " (term began: " + core.term_reason() + ")";
+  last_term_logged_ = now.term;
   if (now.role == Role::kLeader) {
-    spdlog::info("raft node {}: elected leader for term {}", options_.core.id, now.term);
+    spdlog::info("raft node {}: elected leader for term {}{}", options_.core.id, now.term, why);
   } else if (now.leader != kNoNode) {
-    spdlog::info("raft node {}: {} of leader {} in term {}", options_.core.id, to_string(now.role),
-                 now.leader, now.term);
+    spdlog::info("raft node {}: {} of leader {} in term {}{}", options_.core.id, to_string(now.role),
+                 now.leader, now.term, why);
   } else if (now.role == Role::kCandidate) {
-    spdlog::info("raft node {}: campaigning in term {}", options_.core.id, now.term);
+    spdlog::info("raft node {}: campaigning in term {}{}", options_.core.id, now.term, why);
+  } else if (now.role == Role::kPreCandidate) {
+    spdlog::info("raft node {}: pre-candidate in term {}, asking for pre-votes: {}", options_.core.id,
+                 now.term, core.campaign_reason());
   } else {
-    spdlog::info("raft node {}: {} in term {}, no leader known", options_.core.id, to_string(now.role),
-                 now.term);
+    spdlog::info("raft node {}: {} in term {}, no leader known{}", options_.core.id, to_string(now.role),
+                 now.term, why);
   }
 }
 

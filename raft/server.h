@@ -79,6 +79,12 @@ struct ServerOptions {
   // log or snapshot already on disk neither matters: the configuration is
   // in there.
   bool join_existing_cluster = false;
+  // Where the founders serve the application's clients, when known: written
+  // into the founding configuration (Member.client_address) with their peer
+  // addresses, so that a member added later learns them from the log as it
+  // learns everything else. Like the discovered members, every founder must
+  // be given the same.
+  std::map<NodeId, std::string> founder_client_addresses;
   // Founding a cluster from a backup: a bootstrapping node with empty
   // storage starts from this state instead of an empty one. It becomes a
   // snapshot at `index`, term 1, carrying the founders' configuration, and
@@ -279,6 +285,7 @@ class Server {
   std::atomic<std::size_t> pending_count_{0};
   std::atomic<std::size_t> pending_bytes_{0};
   NodeId last_leader_seen_ = kNoNode;  // raft thread: for metrics_.leader_changes
+  Term last_term_logged_ = 0;          // raft thread: say why, once per term
 
   std::mutex peers_mutex_;  // discovery's thread and the raft loop both update the transport
   std::vector<Peer> discovered_;

@@ -12,7 +12,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
+#include "kvstore/api_metadata.h"
 #include "proto/kv.grpc.pb.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/free_port.h"
@@ -111,6 +113,27 @@ class ProcessCluster : public ::testing::Test {
     request.set_value(value);
     raftkv::api::PutResponse response;
     return kv(via)->Put(&context, request, &response);
+  }
+
+  // As a client following docs/api.md writes: a write refused as certainly
+  // not applied (a member that still names a leader just killed, say) is
+  // sent again, through the same member, for up to `patience`.
+  grpc::Status put_retrying_refusals(int via, const std::string& key, const std::string& value,
+                                     std::chrono::milliseconds patience = std::chrono::seconds(5)) {
+    const auto give_up = std::chrono::steady_clock::now() + patience;
+    for (;;) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      raftkv::api::PutRequest request;
+      request.set_key(key);
+      request.set_value(value);
+      raftkv::api::PutResponse response;
+      const grpc::Status status = kv(via)->Put(&context, request, &response);
+      const bool not_applied = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                               context.GetServerTrailingMetadata().count(kv::kNotAppliedTrailer) > 0;
+      if (!not_applied || std::chrono::steady_clock::now() >= give_up) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   std::string get(int via, const std::string& key) {

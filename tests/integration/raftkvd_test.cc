@@ -181,7 +181,8 @@ TEST_F(ProcessCluster, FiveMembersKeepEveryAcknowledgedWriteThroughKillsAndMinor
         for (int i = from + w; i < to; i += 8) {
           int via = 1 + (i * 7 + w) % 5;
           while (!processes_[via]) via = via % 5 + 1;  // a running member
-          const grpc::Status status = put(via, "key-" + std::to_string(i), "value-" + std::to_string(i));
+          const grpc::Status status =
+              put_retrying_refusals(via, "key-" + std::to_string(i), "value-" + std::to_string(i));
           if (status.ok()) continue;
           ++failures;
           std::lock_guard lock(failure_mutex);

@@ -13,9 +13,9 @@
 #include <random>
 #include <thread>
 
-#include "kvstore/status_code.h"
 #include "proto/etcd_kv.grpc.pb.h"
 #include "proto/kv.grpc.pb.h"
+#include "raft/grpc_status_name.h"
 #include "tools/kvctl/latency_histogram.h"
 
 namespace kvctl {
@@ -140,7 +140,7 @@ void Bench::done(Client& client, const grpc::Status& status) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(now - client.sent).count()));
     } else {
       ++client.errors;
-      ++client.error_messages[std::string(kv::status_code_name(status.error_code())) + ": " +
+      ++client.error_messages[std::string(raft::status_code_name(status.error_code())) + ": " +
                               status.error_message()];
     }
     const std::uint64_t measured = completed_.fetch_add(1) + 1;

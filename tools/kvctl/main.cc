@@ -45,9 +45,9 @@
 #include <thread>
 
 #include "kvstore/api_metadata.h"
-#include "kvstore/status_code.h"
 #include "proto/kv.grpc.pb.h"
 #include "raft/dns_resolver.h"
+#include "raft/grpc_status_name.h"
 #include "raft/snapshot_file.h"
 #include "raft/standalone_snapshot_file.h"
 #include "raft/tls_credentials.h"
@@ -315,6 +315,7 @@ class Client {
     std::string said_before;
     for (std::size_t attempt = 0;; ++attempt) {
       const std::string& endpoint = order[attempt % order.size()];
+      bool answered = false;  // status is what a member said, this attempt
       grpc::ClientContext context;
       context.set_deadline(deadline_);
       if (retry == Retry::kIfCertainlyNot && !connect(endpoint)) {
@@ -353,14 +354,16 @@ class Client {
                                                        " (the write may or may not have been applied; read "
                                                        "the key before trying again)");
         }
-        said_before = endpoint + " said " + std::string(kv::status_code_name(status.error_code())) + ": " +
+        said_before = endpoint + " said " + std::string(raft::status_code_name(status.error_code())) + ": " +
                       status.error_message();
+        answered = true;
       }
       if (Clock::now() + backoff >= deadline_) {
         if (channel(endpoint).connection->GetState(false) != GRPC_CHANNEL_READY)
           status = grpc::Status(status.error_code(),
                                 status.error_message() + " (is the member down, or " + tls_question_ + ")");
-        if (!said_before.empty() && status.error_message().find(said_before) == std::string::npos)
+        if (!answered && !said_before.empty() &&
+            status.error_message().find(said_before) == std::string::npos)
           status =
               grpc::Status(status.error_code(), status.error_message() + "; before that, " + said_before);
         return status;
@@ -535,7 +538,7 @@ int save_backup(Client& client, const std::string& path, bool as_json) {
 }
 
 int failed(const grpc::Status& status) {
-  std::fprintf(stderr, "kvctl: %s: %s\n", kv::status_code_name(status.error_code()),
+  std::fprintf(stderr, "kvctl: %s: %s\n", raft::status_code_name(status.error_code()),
                status.error_message().c_str());
   return 1;
 }

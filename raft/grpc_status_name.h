@@ -1,10 +1,11 @@
 #pragma once
 // The name of a gRPC status code ("UNAVAILABLE"), as kvctl prints it in its
-// one-line errors and bench error counts, and as the metrics label calls.
+// one-line errors and bench error counts, as the metrics label calls, and as
+// the peer transport logs a stream's end.
 
 #include <grpcpp/grpcpp.h>
 
-namespace kv {
+namespace raft {
 
 inline const char* status_code_name(grpc::StatusCode code) {
   static const char* const kNames[] = {
@@ -16,4 +17,4 @@ inline const char* status_code_name(grpc::StatusCode code) {
   return index >= 0 && index <= 16 ? kNames[index] : "ERROR";
 }
 
-}  // namespace kv
+}  // namespace raft
