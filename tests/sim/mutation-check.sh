@@ -18,7 +18,7 @@ started=$SECONDS
 mutations=(
   "raft/core_replication.cc|  if (log_.term_at(candidate) != term_) return false;|  (void)0;|commit entries of earlier terms by counting replicas (§5.4.2)"
   "raft/core.cc|  const bool grant = can_vote && log_.is_up_to_date(request.last_log_index(), request.last_log_term());|  const bool grant = can_vote;|grant votes without the up-to-date log check (§5.4.1)"
-  "raft/core.cc|      if (!request.pre_vote()) become_follower(message.term(), kNoNode);|      become_follower(message.term(), kNoNode);|let a pre-vote request raise the receiver's term (§9.6)"
+  "raft/core.cc|      if (!request.pre_vote()) {|      if (true) {|let a pre-vote request raise the receiver's term (§9.6)"
   "raft/raft_log.h|    if (existing == entry.term()) continue;  // already have it (e.g. a retransmission)|    if (existing.has_value()) continue;|keep conflicting entries instead of truncating (AppendEntries rule 3)"
   "raft/core_replication.cc|    log_.commit_to(std::min(append.leader_commit(), last_new));|    log_.commit_to(std::min(append.leader_commit(), log_.last_index()));|commit beyond the entries the leader vouched for (rule 5)"
   "raft/core_snapshots.cc|  if (!intact) {|  if (!intact && false) {|install a snapshot that arrived damaged"
