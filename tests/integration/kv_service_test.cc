@@ -326,7 +326,9 @@ TEST_F(ThreeMembers, AWriteForwardedToALeaderNoLongerListeningSaysItWasNotApplie
   // certainly did not apply, and the client may try another member.
   members_[first].client_server->Shutdown(std::chrono::system_clock::now() + 1s);
   members_[first].client_server.reset();
-  ASSERT_EQ(members_[follower].server->status().leader, first);
+  // A follower learns of a new leader from its first AppendEntries.
+  ASSERT_TRUE(
+      raft::testing::eventually([&] { return members_[follower].server->status().leader == first; }, 5s));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 5s);
   api::PutRequest request;
