@@ -28,10 +28,18 @@ std::optional<api::Member> AdminService::discovered(raft::NodeId member) const {
   return std::nullopt;
 }
 
+namespace {
+
+// Discovery's client address when it has one (DNS may have moved the member
+// since the configuration recorded where it was), else `configured`.
+std::string preferred_client_address(const std::optional<api::Member>& found, std::string configured) {
+  return found && !found->client_address().empty() ? found->client_address() : std::move(configured);
+}
+
+}  // namespace
+
 std::string AdminService::client_address(raft::NodeId member) const {
-  const std::optional<api::Member> found = discovered(member);
-  return found && !found->client_address().empty() ? found->client_address()
-                                                   : configured_client_address(server_, member);
+  return preferred_client_address(discovered(member), configured_client_address(server_, member));
 }
 
 void AdminService::fill(api::ResponseHeader& header, const raft::ServerStatus& status) const {
@@ -251,8 +259,7 @@ void AdminService::list_members(const raft::ServerStatus& status,
       const std::optional<api::Member> found = discovered(known.id());
       member->set_peer_address(found && !found->peer_address().empty() ? found->peer_address()
                                                                        : known.address());
-      member->set_client_address(found && !found->client_address().empty() ? found->client_address()
-                                                                           : known.client_address());
+      member->set_client_address(preferred_client_address(found, known.client_address()));
       member->set_learner(list == &status.configuration->learners());
       if (auto matched = match.find(known.id()); matched != match.end())
         member->set_match_index(matched->second);

@@ -105,14 +105,21 @@ class ProcessCluster : public ::testing::Test {
     return agreed;
   }
 
-  grpc::Status put(int via, const std::string& key, const std::string& value) {
+  // `not_applied`, when given, says whether the answer carried the trailer
+  // of a write that certainly did not apply (docs/api.md).
+  grpc::Status put(int via, const std::string& key, const std::string& value, bool* not_applied = nullptr) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     raftkv::api::PutRequest request;
     request.set_key(key);
     request.set_value(value);
     raftkv::api::PutResponse response;
-    return kv(via)->Put(&context, request, &response);
+    const grpc::Status status = kv(via)->Put(&context, request, &response);
+    if (not_applied != nullptr) {
+      *not_applied = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                     context.GetServerTrailingMetadata().count(kv::kNotAppliedTrailer) > 0;
+    }
+    return status;
   }
 
   // As a client following docs/api.md writes: a write refused as certainly
@@ -122,15 +129,8 @@ class ProcessCluster : public ::testing::Test {
                                      std::chrono::milliseconds patience = std::chrono::seconds(5)) {
     const auto give_up = std::chrono::steady_clock::now() + patience;
     for (;;) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      raftkv::api::PutRequest request;
-      request.set_key(key);
-      request.set_value(value);
-      raftkv::api::PutResponse response;
-      const grpc::Status status = kv(via)->Put(&context, request, &response);
-      const bool not_applied = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-                               context.GetServerTrailingMetadata().count(kv::kNotAppliedTrailer) > 0;
+      bool not_applied = false;
+      const grpc::Status status = put(via, key, value, &not_applied);
       if (!not_applied || std::chrono::steady_clock::now() >= give_up) return status;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
