@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace raftkv {
 
@@ -16,8 +17,14 @@ std::string number(double value) {
     std::snprintf(buffer, sizeof buffer, "%.0f", value);
     return buffer;
   }
+  // The fewest digits that read back as the same double: a fixed 9 would
+  // round a time in seconds since the epoch (1.8e9 and a fraction) to ten
+  // seconds.
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  for (int digits = 9; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
   return buffer;
 }
 
