@@ -2,7 +2,8 @@
 // Counts every call a gRPC server answers, by method and status code, with
 // a server interceptor, so that the metrics show what clients asked and
 // what they got -- including calls refused before a service saw them
-// (deadline exceeded, message too large, unknown method).
+// (deadline exceeded, message too large, unknown method -- counted as
+// method "unknown", whatever name the client asked for).
 
 #include <grpcpp/support/server_interceptor.h>
 

@@ -34,6 +34,7 @@
 
 #include "daemon/config.h"
 #include "daemon/credentials.h"
+#include "daemon/grpc_log.h"
 #include "daemon/grpc_request_counter.h"
 #include "daemon/health_reporter.h"
 #include "daemon/member_directory.h"
@@ -41,9 +42,11 @@
 #include "daemon/metrics_server.h"
 #include "daemon/node_storage.h"
 #include "daemon/restore.h"
+#include "daemon/status_message_interceptor.h"
 #include "kvstore/admin_service.h"
 #include "kvstore/kv_service.h"
 #include "raft/grpc_transport.h"
+#include "raft/grpc_unknown_method.h"
 
 namespace {
 
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
   if (!created.ok()) return fail(2, created.error().message);
   std::unique_ptr<raftkv::MemberDirectory> directory = std::move(created).value();
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  raftkv::route_grpc_log_to_spdlog();
 
   // Signals are waited for by the main thread alone: block them before any
   // other thread exists.
@@ -183,11 +187,18 @@ int main(int argc, char** argv) {
   raftkv::GrpcRequestCounter request_counter;
   {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    // Messages are filled in first, so that the counter sees the status the
+    // client gets.
+    interceptors.push_back(raftkv::status_message_interceptor_factory());
     interceptors.push_back(raftkv::GrpcRequestCounter::interceptor_factory(request_counter));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
   builder.RegisterService(&kv_service);
   builder.RegisterService(&admin_service);
+  raft::UnknownMethodService unknown_method(
+      "raftkvd's client port serves raftkv.api.KV, raftkv.api.Admin, grpc.health.v1.Health and server "
+      "reflection (docs/api.md); check the endpoint, and that the client uses raftkv's proto/kv.proto");
+  builder.RegisterCallbackGenericService(&unknown_method);
   std::unique_ptr<grpc::Server> client_server = builder.BuildAndStart();
   if (client_server == nullptr || client_port == 0) {
     directory->stop();  // its callbacks use the services above

@@ -2,6 +2,7 @@
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -12,6 +13,7 @@
 
 #include "proto/raft.grpc.pb.h"
 #include "raft/grpc_status_name.h"
+#include "raft/grpc_unknown_method.h"
 #include "raft/tls_credentials.h"
 
 namespace raft {
@@ -31,11 +33,14 @@ int milliseconds(std::chrono::milliseconds duration) {
 
 // One stream a peer opened to this node, read by gRPC's callback API: no
 // thread waits on it. Each message is checked, then delivered from the
-// thread gRPC completed the read on; the next read starts after that.
-class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<pb::Message> {
+// thread gRPC completed the read on; the next read starts after that. The
+// stream is read as raw bytes and parsed here: with typed reads, bytes that
+// are no raft.pb.Message end the stream as a peer's clean close would, and
+// the sender would be told all was well.
+class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  IncomingStream(GrpcTransport& transport, grpc::CallbackServerContext& context)
-      : transport_(transport), context_(context) {
+  IncomingStream(GrpcTransport& transport, grpc::CallbackServerContext& context, grpc::ByteBuffer& ack)
+      : transport_(transport), context_(context), ack_(ack) {
     ++transport_.incoming_streams_;
     if (std::optional<std::string> refusal = transport_.check_peer_names(*context_.auth_context())) {
       ++transport_.refused_;
@@ -43,12 +48,23 @@ class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<pb::M
       Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, *refusal));
       return;
     }
-    StartRead(&message_);
+    StartRead(&bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status::OK);  // the peer ended the stream
+      // The peer ended the stream: answered with an (empty) StreamAck.
+      grpc::Slice empty;
+      ack_ = grpc::ByteBuffer(&empty, 1);
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (!parsed()) {
+      ++transport_.refused_;
+      const std::string reason = "a message on the stream is not a raft.pb.Message (" +
+                                 std::to_string(bytes_.Length()) + " bytes that do not parse)";
+      spdlog::warn("refused a peer stream from {}: {}", context_.peer(), reason);
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, reason));
       return;
     }
     if (const std::optional<Refusal> refusal = transport_.check_incoming(message_)) {
@@ -70,24 +86,33 @@ class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<pb::M
     ++transport_.received_;
     transport_.deliver(std::move(message_));
     message_.Clear();
-    StartRead(&message_);
+    bytes_.Clear();
+    StartRead(&bytes_);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  bool parsed() {
+    grpc::ProtoBufferReader reader(&bytes_);
+    return reader.status().ok() && message_.ParseFromZeroCopyStream(&reader);
+  }
+
   GrpcTransport& transport_;
   grpc::CallbackServerContext& context_;
+  grpc::ByteBuffer& ack_;
+  grpc::ByteBuffer bytes_;
   pb::Message message_;
 };
 
-class GrpcTransport::PeerService final : public pb::RaftPeer::CallbackService {
+class GrpcTransport::PeerService final
+    : public pb::RaftPeer::WithRawCallbackMethod_Stream<pb::RaftPeer::Service> {
  public:
   explicit PeerService(GrpcTransport& transport) : transport_(transport) {}
 
-  grpc::ServerReadReactor<pb::Message>* Stream(grpc::CallbackServerContext* context,
-                                               pb::StreamAck* /*ack*/) override {
-    return new IncomingStream(transport_, *context);
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Stream(grpc::CallbackServerContext* context,
+                                                    grpc::ByteBuffer* ack) override {
+    return new IncomingStream(transport_, *context, *ack);
   }
 
  private:
@@ -341,7 +366,11 @@ class GrpcTransport::PeerStream {
 // ------------------------------------------------------------- transport --
 
 GrpcTransport::GrpcTransport(GrpcTransportOptions options)
-    : options_(std::move(options)), service_(std::make_unique<PeerService>(*this)) {}
+    : options_(std::move(options)),
+      service_(std::make_unique<PeerService>(*this)),
+      unknown_method_(std::make_unique<UnknownMethodService>(
+          "this is a Raft peer port, serving only raft.pb.RaftPeer between the members of a cluster; "
+          "clients use a member's client port")) {}
 
 GrpcTransport::~GrpcTransport() {
   stop();
@@ -358,6 +387,7 @@ Status GrpcTransport::listen() {
   // would silently share its connections; refuse a busy port instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
+  builder.RegisterCallbackGenericService(unknown_method_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_message_bytes));
   // Accept the senders' keepalive pings, even on idle streams.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

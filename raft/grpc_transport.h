@@ -58,6 +58,8 @@ class ServerCredentials;
 
 namespace raft {
 
+class UnknownMethodService;
+
 struct GrpcTransportOptions {
   std::uint64_t cluster_id = 0;
   // Where this node serves RaftPeer ("host:port"; port 0 picks a free one,
@@ -133,6 +135,7 @@ class GrpcTransport final : public Transport {
 
   const GrpcTransportOptions options_;
   std::unique_ptr<PeerService> service_;
+  std::unique_ptr<UnknownMethodService> unknown_method_;  // calls to any other method
   std::unique_ptr<grpc::Server> server_;
   int listening_port_ = 0;
 

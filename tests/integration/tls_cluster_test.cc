@@ -129,6 +129,14 @@ TEST_F(TlsCluster, ClientsWithoutAValidCertificateAreRefused) {
           "a client certificate another CA signed");
   EXPECT_TRUE(put_with(client_credentials_, 1).ok());
   EXPECT_EQ(get(1, "k"), "v") << "the refused writes did nothing";
+  // The member's log says why in words (gRPC 1.51 does not tell from where).
+  const std::string member_log = raft::testing::read_file(log(1));
+  for (const char* says : {"a TLS handshake failed: the other side does not speak TLS",
+                           "a TLS handshake was refused: the connecting side sent no certificate",
+                           "a TLS handshake failed: the other side's certificate is not signed by the CA"}) {
+    EXPECT_NE(member_log.find(says), std::string::npos) << "the log does not say \"" << says << "\":\n"
+                                                        << member_log;
+  }
 
   std::string output;
   const std::string endpoints = "--endpoints " + client_[1] + " --command-timeout 2";

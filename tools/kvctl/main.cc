@@ -338,11 +338,13 @@ class Client {
                                                      "read the key before trying again)"
                                                    : ""));
         }
-        if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty()) {
+        if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+          // raftkvd's ports say what they serve; another server may say nothing.
           return grpc::Status(status.error_code(),
-                              endpoint +
-                                  " does not serve raftkv's client API (is it a member's "
-                                  "peer address rather than its client address?)");
+                              endpoint + " does not serve raftkv's client API" +
+                                  (status.error_message().empty()
+                                       ? " (is it a member's peer address rather than its client address?)"
+                                       : ": " + status.error_message()));
         }
         if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
         if (lasting_failure(status.error_message()) != LastingFailure::kNone) {
