@@ -10,10 +10,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$1
 export RAFTKV_CLUSTER_DIR=$(mktemp -d)
 export RAFTKV_BIN=$build/bin-links
-# Twelve consecutive ports that are free right now, drawn from the range the
-# C++ tests' free_port() uses (below the kernel's ephemeral ports), each
+# Seventeen consecutive ports that are free right now, drawn from the range
+# the C++ tests' free_port() uses (below the kernel's ephemeral ports), each
 # checked by binding it: five for clients, five for peers, two for a sixth
-# member.
+# member, five for the members' metrics.
 free_ports() { # COUNT
   python3 - "$1" <<'PY'
 import random, socket, sys
@@ -36,9 +36,10 @@ else:
     sys.exit("no %d consecutive free ports on 127.0.0.1 between 20000 and 32000" % count)
 PY
 }
-RAFTKV_CLIENT_PORT=$(free_ports 12)
+RAFTKV_CLIENT_PORT=$(free_ports 17)
 export RAFTKV_CLIENT_PORT
 export RAFTKV_PEER_PORT=$((RAFTKV_CLIENT_PORT + 5))
+export RAFTKV_METRICS_PORT=$((RAFTKV_CLIENT_PORT + 12))
 mkdir -p "$RAFTKV_BIN"
 ln -sf "$build/daemon/raftkvd" "$RAFTKV_BIN/raftkvd"
 ln -sf "$build/tools/kvctl" "$RAFTKV_BIN/kvctl"
@@ -74,6 +75,16 @@ again=$("$repo/deploy/local/cluster.sh" start)
 endpoints=""
 for id in 0 1 2 3 4; do endpoints+="${endpoints:+,}127.0.0.1:$((RAFTKV_CLIENT_PORT + id))"; done
 export KVCTL_ENDPOINTS=$endpoints
+
+# RAFTKV_METRICS_PORT gives member I Prometheus metrics on that port + I - 1.
+for id in 1 2 3 4 5; do
+  python3 - "$((RAFTKV_METRICS_PORT + id - 1))" "$id" <<'PY' || fail "member $id's metrics"
+import sys, urllib.request
+port, member = sys.argv[1], sys.argv[2]
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=5).read().decode()
+assert 'raftkv_member_info{cluster_id="1",member_id="%s"} 1' % member in text, text[:2000]
+PY
+done
 
 expect "OK" "$(kvctl put fruit/apple red)" "put"
 expect "OK" "$(kvctl put fruit/banana yellow)" "put"
