@@ -30,10 +30,12 @@
 // refused with PERMISSION_DENIED. Without credentials the transport is
 // plaintext.
 //
-// Incoming messages are checked before the core sees them: a message that
-// carries another cluster's id, comes from a node that is not a member or is
-// addressed to another node is refused -- the stream is ended with
-// PERMISSION_DENIED or INVALID_ARGUMENT and the refusal logged.
+// Incoming messages are checked before the core sees them: bytes that are
+// no raft.pb.Message, or a message that carries another cluster's id, comes
+// from a node that is not a member or is addressed to another node, are
+// refused -- the stream is ended with PERMISSION_DENIED or INVALID_ARGUMENT
+// and the refusal logged. Any other method on the peer port is answered
+// UNIMPLEMENTED with a message saying what the port is.
 
 #include <atomic>
 #include <chrono>
