@@ -10,7 +10,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
+#include <iostream>
 #include <string>
 #include <vector>
 
