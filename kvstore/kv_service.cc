@@ -1,12 +1,11 @@
 #include "kvstore/kv_service.h"
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/proto_buffer_reader.h>
-#include <grpcpp/support/proto_buffer_writer.h>
 
 #include <functional>
 
 #include "kvstore/leader_routing.h"
+#include "raft/grpc_raw_message.h"
 
 namespace kv {
 
@@ -20,19 +19,10 @@ grpc::Status invalid(const std::string& why) {
 }
 
 // A raw callback method's request bytes, parsed; false when they are not a
-// `Message`.
-template <typename Message>
-bool parse(const grpc::ByteBuffer& request_bytes, Message& message) {
-  grpc::ByteBuffer bytes(request_bytes);  // shares the slices
-  grpc::ProtoBufferReader reader(&bytes);
-  return message.ParseFromZeroCopyStream(&reader);
-}
-
-// Writes `message` as a raw callback method's response.
-template <typename Message>
-void serialize(const Message& message, grpc::ByteBuffer* response_bytes) {
-  bool own_buffer = false;
-  (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, Message>(message, response_bytes, &own_buffer);
+// `Message`. gRPC's buffer is const: read a copy (it shares the slices).
+bool parse(const grpc::ByteBuffer& request_bytes, google::protobuf::MessageLite& message) {
+  grpc::ByteBuffer bytes(request_bytes);
+  return raft::parse_raw_message(bytes, message);
 }
 
 // The request as a command, for checking and proposing.
@@ -265,7 +255,9 @@ grpc::ServerUnaryReactor* KvService::handle_write(grpc::CallbackServerContext* c
     return call->reactor();
   }
   // Written only by the end that answers the call (Call::finish).
-  const auto respond = [response_bytes](const Response& response) { serialize(response, response_bytes); };
+  const auto respond = [response_bytes](const Response& response) {
+    raft::serialize_raw_message(response, response_bytes);
+  };
   pb::Command command = command_of(*request);
   if (std::string problem = Store::problem_with(command); !problem.empty()) {
     call->finish(invalid(problem));
@@ -431,7 +423,7 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
     }
     api::RangeResponse response = std::move(read).value();
     fill(*response.mutable_header(), response.header().revision());
-    call->finish(grpc::Status::OK, [&] { serialize(response, response_bytes); });
+    call->finish(grpc::Status::OK, [&] { raft::serialize_raw_message(response, response_bytes); });
   };
   if (request.serializable()) {
     if (refused_as_removed(*call)) return call->reactor();

@@ -2,7 +2,6 @@
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -12,6 +11,7 @@
 #include <set>
 
 #include "proto/raft.grpc.pb.h"
+#include "raft/grpc_raw_message.h"
 #include "raft/grpc_status_name.h"
 #include "raft/grpc_unknown_method.h"
 #include "raft/tls_credentials.h"
@@ -59,7 +59,7 @@ class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<grpc:
       Finish(grpc::Status::OK);
       return;
     }
-    if (!parsed()) {
+    if (!parse_raw_message(bytes_, message_)) {
       ++transport_.refused_;
       const std::string reason = "a message on the stream is not a raft.pb.Message (" +
                                  std::to_string(bytes_.Length()) + " bytes that do not parse)";
@@ -93,11 +93,6 @@ class GrpcTransport::IncomingStream final : public grpc::ServerReadReactor<grpc:
   void OnDone() override { delete this; }
 
  private:
-  bool parsed() {
-    grpc::ProtoBufferReader reader(&bytes_);
-    return reader.status().ok() && message_.ParseFromZeroCopyStream(&reader);
-  }
-
   GrpcTransport& transport_;
   grpc::CallbackServerContext& context_;
   grpc::ByteBuffer& ack_;
