@@ -81,6 +81,16 @@ class ProcessCluster : public ::testing::Test {
     return raftkv::api::Admin::NewStub(grpc::CreateChannel(client_[id], client_credentials_));
   }
 
+  // Member `id`'s status, or nothing when it does not answer in `timeout`.
+  std::optional<raftkv::api::StatusResponse> status_of(
+      int id, std::chrono::milliseconds timeout = std::chrono::seconds(1)) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    raftkv::api::StatusResponse status;
+    if (!admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok()) return std::nullopt;
+    return status;
+  }
+
   // The member every running member agrees leads, or 0. Every one must
   // answer: a member that is still starting (or never started) does not
   // count as agreeing, so that requests sent through it afterwards do not
@@ -92,11 +102,9 @@ class ProcessCluster : public ::testing::Test {
         [&] {
           std::set<std::uint64_t> seen;
           for (int id : running) {
-            grpc::ClientContext context;
-            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-            raftkv::api::StatusResponse status;
-            if (!admin(id)->Status(&context, raftkv::api::StatusRequest(), &status).ok()) return false;
-            seen.insert(status.leader());
+            const std::optional<raftkv::api::StatusResponse> status = status_of(id);
+            if (!status) return false;
+            seen.insert(status->leader());
           }
           agreed = seen.size() == 1 ? *seen.begin() : 0;
           return agreed != 0;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -264,10 +265,8 @@ TEST_F(RefusalMessages, AMemberAtItsLimitOfCallsRefusesTheNextWithAMessage) {
   // Once member 1 knows no leader, a write to it waits for one (for about
   // two election timeouts) before it is refused: long enough to overlap.
   ASSERT_TRUE(raft::testing::eventually([&] {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(1));
-    api::StatusResponse status;
-    return admin(1)->Status(&context, api::StatusRequest(), &status).ok() && status.leader() == 0;
+    const std::optional<api::StatusResponse> status = status_of(1);
+    return status && status->leader() == 0;
   })) << cluster_state();
   const std::string client = client_[1];
   // Two writes at once to a member that serves one: whichever comes second
